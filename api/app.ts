@@ -1,0 +1,50 @@
+import express from 'express';
+import type { Express, NextFunction, Request, Response } from 'express';
+import type { Registry } from 'prom-client';
+
+/** What the API needs from the running process; injected so tests can build an app without I/O. */
+export interface ApiDeps {
+  readonly registry: Registry;
+  /** True once receivers listen and exporters started; false again while draining. */
+  readonly isReady: () => boolean;
+  readonly version: string;
+}
+
+/**
+ * The HTTP API on the API port (default 127.0.0.1:8717). It never listens by itself: the
+ * caller decides where and when. This issue serves health and self-metrics; the budget API
+ * mounts under /api/v1 later.
+ */
+export function createApp(deps: ApiDeps): Express {
+  const app = express();
+  app.disable('x-powered-by');
+
+  app.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok', version: deps.version });
+  });
+
+  app.get('/readyz', (_req, res) => {
+    const ready = deps.isReady();
+    res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'not_ready' });
+  });
+
+  app.get('/metrics', async (_req, res, next) => {
+    try {
+      const text = await deps.registry.metrics();
+      res.type(deps.registry.contentType).send(text);
+    } catch (error) {
+      next(error);
+    }
+  });
+
+  app.use((_req, res) => {
+    res.status(404).json({ code: 'not_found', message: 'no such route' });
+  });
+
+  // Errors never leak stack traces to clients.
+  app.use((_error: unknown, _req: Request, res: Response, _next: NextFunction) => {
+    res.status(500).json({ code: 'internal', message: 'an internal error occurred' });
+  });
+
+  return app;
+}

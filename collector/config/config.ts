@@ -1,0 +1,515 @@
+/**
+ * The process config of `tollgate serve`: listen addresses, exporters, data directory, limits.
+ * It is read once at start (governance rules are a separate, hot-reloaded file). Keys follow the
+ * OpenTelemetry Collector's style (snake_case, `type/name` component keys, `${env:NAME}`), so an
+ * operator who knows one can read the other.
+ */
+import { readFileSync } from 'node:fs';
+import { LineCounter, isAlias, isMap, isScalar, isSeq, parse as parseYamlScalar, parseDocument } from 'yaml';
+import type { Document, YAMLError } from 'yaml';
+import {
+  UntypedScalar,
+  boolean,
+  byteSize,
+  components,
+  duration,
+  endpoint,
+  enumOf,
+  formatDuration,
+  formatEndpoint,
+  formatPath,
+  integer,
+  nullable,
+  number,
+  object,
+  optional,
+  record,
+  refine,
+  string,
+  url,
+  validate,
+} from './validate.js';
+import type { ConfigIssue, Endpoint, Infer, PathSegment, ReportIssue, Schema, Simplify } from './validate.js';
+
+// ─── Schema ────────────────────────────────────────────────────────────────────────────────────
+
+const LISTEN_NOTE = '`:port` listens on every interface; quote IPv6 addresses in YAML (`"[::1]:4317"`).';
+
+const otlpHttpReceiverSchema = object(
+  {
+    enabled: optional(boolean({ description: 'Serve OTLP/HTTP (protobuf and JSON).' }), true),
+    endpoint: optional(endpoint({ description: `Listen address. ${LISTEN_NOTE}` }), '127.0.0.1:4318'),
+    max_request_body_size: optional(
+      byteSize({ min: 1, description: 'Largest request body accepted, counted after decompression; a larger request is refused with 413.' }),
+      '64MiB',
+    ),
+  },
+  { description: 'OTLP over HTTP (`/v1/traces`, `/v1/metrics`, `/v1/logs`).' },
+);
+
+const otlpGrpcReceiverSchema = object(
+  {
+    enabled: optional(boolean({ description: 'Serve OTLP/gRPC.' }), true),
+    endpoint: optional(endpoint({ description: `Listen address. ${LISTEN_NOTE}` }), '127.0.0.1:4317'),
+    max_recv_msg_size: optional(
+      byteSize({ min: 1, description: 'Largest message accepted, counted after decompression; a larger one is refused with RESOURCE_EXHAUSTED.' }),
+      '64MiB',
+    ),
+  },
+  { description: 'OTLP over gRPC.' },
+);
+
+const receiversSchema = object(
+  {
+    otlp: optional(
+      object(
+        {
+          protocols: optional(
+            object({ http: optional(otlpHttpReceiverSchema, {}), grpc: optional(otlpGrpcReceiverSchema, {}) }, { description: 'Transports the OTLP receiver serves.' }),
+            {},
+          ),
+        },
+        { description: 'The OTLP receiver.' },
+      ),
+      {},
+    ),
+  },
+  { description: 'Where telemetry comes in.' },
+);
+
+const fileExporterSchema = object(
+  {
+    path: optional(string({ minLength: 1, description: 'Where exported requests are written. Defaults to `<data_dir>/export`.' })),
+    max_file_size: optional(byteSize({ min: 1, description: 'Size at which the current file is rotated.' }), '100MiB'),
+    max_files: optional(integer({ min: 1, description: 'Rotated files kept; older ones are deleted.' }), 5),
+  },
+  { description: 'Writes exported telemetry to rotating local files.' },
+);
+
+const retrySchema = object(
+  {
+    enabled: optional(boolean({ description: 'Retry failed exports that the downstream marks retryable.' }), true),
+    initial_interval: optional(duration({ min: 1, description: 'Wait before the first retry.' }), '5s'),
+    max_interval: optional(duration({ min: 1, description: 'Upper bound for the wait between retries.' }), '30s'),
+    max_elapsed_time: optional(duration({ description: 'Give up on a request after retrying this long; `0` retries without a time limit.' }), '300s'),
+    multiplier: optional(number({ min: 1, description: 'Growth factor of the wait between retries.' }), 1.5),
+    randomization_factor: optional(number({ min: 0, max: 1, description: 'Jitter: each wait is randomized by ± this fraction.' }), 0.5),
+  },
+  { description: 'Exponential backoff for retryable failures (as in the collector).' },
+);
+
+const sendingQueueSchema = object(
+  {
+    max_in_flight_bytes: optional(
+      byteSize({ min: 1, description: 'Request bytes held (queued or sending) before new exports are answered "busy" (the client is told to retry).' }),
+      '64MiB',
+    ),
+    max_concurrent_requests: optional(integer({ min: 1, description: 'HTTP requests in flight to the downstream at once.' }), 8),
+  },
+  { description: 'Bounds on what this exporter holds in memory.' },
+);
+
+/** HTTP header names are RFC 9110 tokens; values must not smuggle a line break. */
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+
+const otlpHttpExporterFields = object(
+  {
+    endpoint: url({ description: 'Base URL of the downstream OTLP/HTTP receiver; `/v1/traces`, `/v1/metrics` and `/v1/logs` are appended to its path.' }),
+    traces_endpoint: optional(url({ description: 'Full URL for traces, used as is. Defaults to `<endpoint>/v1/traces`.' })),
+    metrics_endpoint: optional(url({ description: 'Full URL for metrics, used as is. Defaults to `<endpoint>/v1/metrics`.' })),
+    logs_endpoint: optional(url({ description: 'Full URL for logs, used as is. Defaults to `<endpoint>/v1/logs`.' })),
+    compression: optional(enumOf(['gzip', 'none'], { description: 'Request body compression.' }), 'gzip'),
+    headers: optional(
+      record(string({ pattern: { regex: /^[^\r\n]*$/, message: 'must not contain a line break' } }), {
+        keyPattern: { regex: HEADER_NAME, message: 'is not a valid HTTP header name' },
+        description: 'Extra request headers, e.g. `authorization: "Bearer ${env:TOKEN}"`.',
+      }),
+      {},
+    ),
+    timeout: optional(duration({ min: 1, description: 'Timeout of one HTTP request.' }), '10s'),
+    retry_on_failure: optional(retrySchema, {}),
+    sending_queue: optional(sendingQueueSchema, {}),
+  },
+  { description: 'Sends OTLP/HTTP protobuf to a downstream collector or backend.' },
+);
+
+/** Appends the OTLP signal path to a base URL's path, as the collector does: `http://h/otlp` → `http://h/otlp/v1/traces`. */
+export function signalUrl(base: string, signal: 'traces' | 'metrics' | 'logs'): string {
+  const parsed = new URL(base);
+  parsed.pathname = `${parsed.pathname.replace(/\/+$/, '')}/v1/${signal}`;
+  return parsed.toString();
+}
+
+const otlpHttpExporterSchema = refine(otlpHttpExporterFields, (raw, report) => {
+  const retry = raw.retry_on_failure;
+  if (retry.initial_interval > retry.max_interval) {
+    report(['retry_on_failure', 'initial_interval'], `must not exceed max_interval (${formatDuration(retry.max_interval)})`);
+  }
+  // Resolved here so that exporters never repeat the "full URL or base plus path" rule.
+  return {
+    ...raw,
+    traces_endpoint: raw.traces_endpoint ?? signalUrl(raw.endpoint, 'traces'),
+    metrics_endpoint: raw.metrics_endpoint ?? signalUrl(raw.endpoint, 'metrics'),
+    logs_endpoint: raw.logs_endpoint ?? signalUrl(raw.endpoint, 'logs'),
+  };
+});
+
+const exportersSchema = components(
+  { file: fileExporterSchema, otlphttp: otlpHttpExporterSchema },
+  {
+    noun: 'exporter',
+    // With no exporter, accepted telemetry would vanish without a trace: refuse that config.
+    minEntries: 1,
+    description: 'Where telemetry goes, keyed `type` or `type/name` (`otlphttp/backend`). Every exporter receives every signal.',
+  },
+);
+
+const limitsSchema = object(
+  {
+    memory_limit: optional(
+      byteSize({ min: 1, description: 'Request bytes in flight across the whole process; above it receivers answer 503 / UNAVAILABLE so clients back off.' }),
+      '512MiB',
+    ),
+    max_concurrent_requests: optional(integer({ min: 1, description: 'Requests each receiver handles at once; more are refused as busy.' }), 256),
+  },
+  { description: 'Backpressure limits.' },
+);
+
+const rootFields = object({
+  data_dir: optional(string({ minLength: 1, description: 'Directory for state (SQLite) and the file exporter; relative to the working directory.' }), './data'),
+  receivers: optional(receiversSchema, {}),
+  exporters: optional(exportersSchema, { file: {} }),
+  processors: optional(object({}, { description: 'Reserved for processor settings added later; no keys are accepted yet.' }), {}),
+  limits: optional(limitsSchema, {}),
+  api: optional(
+    object(
+      { endpoint: optional(endpoint({ description: `Listen address of the budget REST API and /metrics. ${LISTEN_NOTE}` }), '127.0.0.1:8717') },
+      { description: 'The budget API.' },
+    ),
+    {},
+  ),
+  rules: optional(nullable(string({ minLength: 1 })), null, {
+    description: 'Path to the governance rules file; `null` uses the embedded default rules.',
+  }),
+  shutdown: optional(
+    object(
+      { drain_timeout: optional(duration({ description: 'On SIGTERM, how long in-flight requests and exporter queues may drain before they are aborted.' }), '10s') },
+      { description: 'Graceful shutdown.' },
+    ),
+    {},
+  ),
+  telemetry: optional(
+    object(
+      {
+        logs: optional(
+          object({ level: optional(enumOf(['debug', 'info', 'warn', 'error'], { description: 'Lowest level written.' }), 'info') }, { description: 'The internal log.' }),
+          {},
+        ),
+      },
+      { description: "Tollgate's own telemetry." },
+    ),
+    {},
+  ),
+});
+
+type RawConfig = Infer<typeof rootFields>;
+
+export type OtlpHttpReceiverConfig = Infer<typeof otlpHttpReceiverSchema>;
+export type OtlpGrpcReceiverConfig = Infer<typeof otlpGrpcReceiverSchema>;
+export type RetryConfig = Infer<typeof retrySchema>;
+export type SendingQueueConfig = Infer<typeof sendingQueueSchema>;
+export type LimitsConfig = Infer<typeof limitsSchema>;
+
+export type FileExporterConfig = Simplify<Omit<Infer<typeof fileExporterSchema>, 'path'> & { readonly type: 'file'; readonly path: string }>;
+export type OtlpHttpExporterConfig = Simplify<Infer<typeof otlpHttpExporterSchema> & { readonly type: 'otlphttp' }>;
+/** One configured exporter; `type` tells which. The map key (`otlphttp/backend`) is its name. */
+export type ExporterConfig = FileExporterConfig | OtlpHttpExporterConfig;
+
+/** `./data` → `./data/export`, keeping the relative form the user wrote. */
+function defaultExportPath(dataDir: string): string {
+  return `${dataDir.replace(/[\\/]+$/, '')}/export`;
+}
+
+function withFileExportPaths(exporters: RawConfig['exporters'], dataDir: string): Readonly<Record<string, ExporterConfig>> {
+  const resolved = Object.entries(exporters).map(([key, exporter]): [string, ExporterConfig] => [
+    key,
+    exporter.type === 'file' ? { ...exporter, path: exporter.path ?? defaultExportPath(dataDir) } : exporter,
+  ]);
+  return Object.fromEntries(resolved);
+}
+
+interface Listener {
+  readonly segments: readonly PathSegment[];
+  readonly endpoint: Endpoint;
+}
+
+function enabledListeners(config: RawConfig): Listener[] {
+  const { http, grpc } = config.receivers.otlp.protocols;
+  const listeners: Listener[] = [];
+  if (http.enabled) listeners.push({ segments: ['receivers', 'otlp', 'protocols', 'http', 'endpoint'], endpoint: http.endpoint });
+  if (grpc.enabled) listeners.push({ segments: ['receivers', 'otlp', 'protocols', 'grpc', 'endpoint'], endpoint: grpc.endpoint });
+  listeners.push({ segments: ['api', 'endpoint'], endpoint: config.api.endpoint });
+  return listeners;
+}
+
+const ANY_HOST = new Set(['', '0.0.0.0', '::']);
+
+/** Two listeners clash on the same port when their hosts are equal or either listens everywhere. Port 0 picks a free port. */
+function clash(a: Endpoint, b: Endpoint): boolean {
+  return a.port !== 0 && a.port === b.port && (a.host === b.host || ANY_HOST.has(a.host) || ANY_HOST.has(b.host));
+}
+
+/** Catches "address already in use" at validation time, with both keys named, instead of at bind time. */
+function reportClashingListeners(config: RawConfig, report: ReportIssue): void {
+  const listeners = enabledListeners(config);
+  listeners.forEach((listener, index) => {
+    const earlier = listeners.slice(0, index).find((other) => clash(other.endpoint, listener.endpoint));
+    if (earlier) report(listener.segments, `${formatEndpoint(listener.endpoint)} clashes with ${formatPath(earlier.segments)} (${formatEndpoint(earlier.endpoint)})`);
+  });
+}
+
+/** The schema of the serve config file. */
+export const tollgateConfigSchema = refine(rootFields, (raw, report) => {
+  reportClashingListeners(raw, report);
+  return { ...raw, exporters: withFileExportPaths(raw.exporters, raw.data_dir) };
+});
+
+/** The validated, defaults-applied, deeply frozen serve config. Durations are ms, sizes are bytes. */
+export type TollgateConfig = Infer<typeof tollgateConfigSchema>;
+
+// ─── The embedded default ──────────────────────────────────────────────────────────────────────
+
+/** What `tollgate serve` runs with when no config file is given; printable as a starting point. */
+export const DEFAULT_CONFIG_YAML = `# Tollgate process config, read once by `tollgate serve`.
+# Values shown are the defaults. Strings may use \${env:NAME} (or \${NAME}, \${env:NAME:-fallback}).
+# Durations: 250ms, 5s, 2m, 1h. Sizes: 512KiB, 64MiB, 1GiB, 10MB. Reference: docs/config.md
+
+# State (SQLite) and the file exporter live here.
+data_dir: ./data
+
+receivers:
+  otlp:
+    protocols:
+      http:
+        enabled: true
+        endpoint: 127.0.0.1:4318        # ":4318" listens on every interface
+        max_request_body_size: 64MiB    # after decompression
+      grpc:
+        enabled: true
+        endpoint: 127.0.0.1:4317
+        max_recv_msg_size: 64MiB
+
+# Keyed "type" or "type/name". Known types: file, otlphttp.
+exporters:
+  file:
+    # path: ./data/export             # defaults to <data_dir>/export
+    max_file_size: 100MiB
+    max_files: 5
+  # otlphttp/backend:
+  #   endpoint: http://127.0.0.1:4318 # /v1/traces, /v1/metrics, /v1/logs are appended
+  #   compression: gzip               # gzip | none
+  #   headers:
+  #     authorization: "Bearer \${env:BACKEND_TOKEN}"
+  #   timeout: 10s
+  #   retry_on_failure: { enabled: true, initial_interval: 5s, max_interval: 30s, max_elapsed_time: 300s }
+  #   sending_queue: { max_in_flight_bytes: 64MiB, max_concurrent_requests: 8 }
+
+processors: {}                        # reserved
+
+limits:
+  memory_limit: 512MiB                # request bytes in flight; above it receivers answer 503/UNAVAILABLE
+  max_concurrent_requests: 256        # per receiver
+
+api:
+  endpoint: 127.0.0.1:8717
+
+rules: null                           # path to the rules file; null = the embedded default rules
+
+shutdown:
+  drain_timeout: 10s
+
+telemetry:
+  logs:
+    level: info                       # debug | info | warn | error
+`;
+
+// ─── Errors ────────────────────────────────────────────────────────────────────────────────────
+
+/** A config issue with the place in the source file it came from, when known (1-based). */
+export interface SourceIssue extends ConfigIssue {
+  readonly line?: number;
+  readonly column?: number;
+}
+
+/** `tollgate.yaml:12:7: exporters.file.max_files: must be a positive integer` */
+export function formatIssue(sourceName: string, issue: SourceIssue): string {
+  const where = issue.line === undefined ? sourceName : `${sourceName}:${issue.line}:${issue.column ?? 1}`;
+  return issue.path === '' ? `${where}: ${issue.message}` : `${where}: ${issue.path}: ${issue.message}`;
+}
+
+/** Thrown when a config file cannot be read, parsed or validated; `issues` lists every problem. */
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+
+  constructor(
+    readonly sourceName: string,
+    readonly issues: readonly SourceIssue[],
+    subject = 'configuration',
+  ) {
+    const count = `${issues.length} error${issues.length === 1 ? '' : 's'}`;
+    super([`invalid ${subject} in ${sourceName} (${count}):`, ...issues.map((issue) => `  ${formatIssue(sourceName, issue)}`)].join('\n'));
+  }
+}
+
+// ─── Environment substitution ──────────────────────────────────────────────────────────────────
+
+export type Environment = Readonly<Record<string, string | undefined>>;
+
+const REFERENCE = /\$\$|\$\{([^}]*)\}/g;
+const WHOLE_REFERENCE = /^\$\{[^}]*\}$/;
+const REFERENCE_BODY = /^(?:env:)?([A-Za-z_][A-Za-z0-9_]*)(?::-(.*))?$/s;
+
+/** The value YAML would give the text if written unquoted, when that is a number or boolean. */
+function typedReading(text: string): unknown {
+  try {
+    const parsed: unknown = parseYamlScalar(text);
+    return typeof parsed === 'number' || typeof parsed === 'boolean' ? parsed : text;
+  } catch {
+    return text;
+  }
+}
+
+function expandString(text: string, env: Environment, problems: string[]): unknown {
+  if (!text.includes('$')) return text;
+  const expanded = text.replace(REFERENCE, (match: string, body: string | undefined) => {
+    if (body === undefined) return '$'; // "$$" is a literal dollar sign
+    const reference = REFERENCE_BODY.exec(body);
+    if (!reference) {
+      problems.push(`unsupported reference "${match}": use \${env:NAME}`);
+      return match;
+    }
+    const [, name, fallback] = reference;
+    const value = env[name];
+    if (value !== undefined && !(value === '' && fallback !== undefined)) return value;
+    if (fallback !== undefined) return fallback;
+    problems.push(`environment variable "${name}" is not set`);
+    return match;
+  });
+  return WHOLE_REFERENCE.test(text) && problems.length === 0 ? new UntypedScalar(expanded, typedReading(expanded)) : expanded;
+}
+
+/**
+ * Replaces `${env:NAME}`, `${NAME}` and `${env:NAME:-fallback}` in every string value (not in
+ * keys); `$$` stands for a literal `$`. A value that is one whole reference becomes an
+ * UntypedScalar, so `max_files: ${env:MAX_FILES}` can be a number. A reference to an unset
+ * variable is an issue naming the key path; the value is then left as written.
+ */
+export function expandEnvironment(value: unknown, env: Environment): { readonly value: unknown; readonly issues: readonly ConfigIssue[] } {
+  const issues: ConfigIssue[] = [];
+  const walk = (node: unknown, segments: readonly PathSegment[]): unknown => {
+    if (typeof node === 'string') {
+      const problems: string[] = [];
+      const expanded = expandString(node, env, problems);
+      for (const message of problems) issues.push({ path: formatPath(segments), message, segments });
+      return expanded;
+    }
+    if (Array.isArray(node)) return node.map((item, index) => walk(item, [...segments, index]));
+    if (typeof node === 'object' && node !== null) {
+      return Object.fromEntries(Object.entries(node).map(([key, child]) => [key, walk(child, [...segments, key])]));
+    }
+    return node;
+  };
+  return { value: walk(value, []), issues };
+}
+
+// ─── Reading YAML sources ──────────────────────────────────────────────────────────────────────
+
+export interface ReadYamlOptions {
+  /** Variables for `${env:NAME}`; `false` turns substitution off. Default: process.env. */
+  readonly env?: Environment | false;
+  /** What the file is, for the error headline: "configuration", "rules". */
+  readonly subject?: string;
+}
+
+function syntaxIssue(error: YAMLError, lineCounter: LineCounter): SourceIssue {
+  const { line, col } = lineCounter.linePos(error.pos[0]);
+  return { path: '', segments: [], message: `YAML syntax error: ${error.message}`, line, column: col };
+}
+
+/** The start offset of the deepest YAML node on the way to `segments` (a missing key points at its parent). */
+function sourceOffset(doc: Document, segments: readonly PathSegment[]): number | undefined {
+  let node: unknown = doc.contents;
+  let offset = (node as { range?: [number, number, number] } | null)?.range?.[0];
+  for (const segment of segments) {
+    if (isAlias(node)) node = node.resolve(doc);
+    let next: unknown;
+    if (isMap(node)) {
+      const pair = node.items.find((item) => isScalar(item.key) && String(item.key.value) === String(segment));
+      next = pair ? (pair.value ?? pair.key) : undefined;
+    } else if (isSeq(node) && typeof segment === 'number') {
+      next = node.items[segment];
+    }
+    const range = (next as { range?: [number, number, number] } | null | undefined)?.range;
+    if (!range) break;
+    node = next;
+    offset = range[0];
+  }
+  return offset;
+}
+
+function locate(issue: ConfigIssue, doc: Document, lineCounter: LineCounter): SourceIssue {
+  const offset = sourceOffset(doc, issue.segments);
+  if (offset === undefined) return issue;
+  const { line, col } = lineCounter.linePos(offset);
+  return { ...issue, line, column: col };
+}
+
+/** Top to bottom, like a compiler; issues with no position (e.g. a missing top-level key) first. Stable. */
+function inSourceOrder(issues: readonly SourceIssue[]): SourceIssue[] {
+  return [...issues].sort((a, b) => (a.line ?? 0) - (b.line ?? 0) || (a.column ?? 0) - (b.column ?? 0));
+}
+
+const samePath = (a: readonly PathSegment[], b: readonly PathSegment[]) => a.length === b.length && a.every((segment, i) => segment === b[i]);
+
+/**
+ * Parses YAML text, substitutes environment variables and validates the result against
+ * `schema`; returns the frozen value or throws a ConfigError listing every issue with its line.
+ * Shared by the process config and (later) the rules file.
+ */
+export function readYamlSource<Out>(schema: Schema<Out, unknown>, text: string, sourceName: string, options: ReadYamlOptions = {}): Out {
+  const subject = options.subject ?? 'configuration';
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
+  if (doc.errors.length > 0) throw new ConfigError(sourceName, doc.errors.map((error) => syntaxIssue(error, lineCounter)), subject);
+
+  // An empty file means "all defaults".
+  const raw: unknown = doc.toJS() ?? {};
+  const env = options.env ?? process.env;
+  const expansion = env === false ? { value: raw, issues: [] } : expandEnvironment(raw, env);
+  const result = validate(schema, expansion.value);
+  // A failed substitution leaves "${...}" in place; do not also complain that it is not a number.
+  const validationIssues = result.ok ? [] : result.errors.filter((issue) => !expansion.issues.some((e) => samePath(e.segments, issue.segments)));
+  const issues = [...expansion.issues, ...validationIssues];
+  if (issues.length > 0 || !result.ok) throw new ConfigError(sourceName, inSourceOrder(issues.map((issue) => locate(issue, doc, lineCounter))), subject);
+  return result.value;
+}
+
+// ─── Loading the serve config ──────────────────────────────────────────────────────────────────
+
+/** Parses and validates config text; `sourceName` names it in errors. */
+export function parseConfig(text: string, sourceName: string, env: Environment = process.env): TollgateConfig {
+  return readYamlSource(tollgateConfigSchema, text, sourceName, { env });
+}
+
+/** Reads the config file at `path`, or the embedded default when there is none. Throws ConfigError. */
+export function loadConfig(path: string | undefined, env: Environment = process.env): TollgateConfig {
+  if (path === undefined) return parseConfig(DEFAULT_CONFIG_YAML, '<default config>', env);
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    const reason = (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'file not found' : `cannot read the file: ${(error as Error).message}`;
+    throw new ConfigError(path, [{ path: '', segments: [], message: reason }]);
+  }
+  return parseConfig(text, path, env);
+}

@@ -1,0 +1,169 @@
+import { TollgateError } from '../errors/codes.js';
+import type { ErrorCode } from '../errors/codes.js';
+import { EditList, rewrite } from '../otlp/rewriter.js';
+import { scanRequest } from '../otlp/scanner.js';
+import type { Signal } from '../otlp/signal.js';
+import { WireIndex } from '../otlp/wire-index.js';
+import { WireError } from '../otlp/wire.js';
+import type { SelfMetrics } from '../telemetry/metrics.js';
+import type { Exporter, ExportOutcome, ExportRequest } from './contracts.js';
+import type { Processor, ProcessorContext } from './processor.js';
+import { SYSTEM_CONTEXT } from './processor.js';
+
+/** What the pipeline made of one export request. */
+export interface ConsumeResult {
+  /** Items in the request as received. */
+  readonly received: number;
+  /** Items refused by policy and reported as partial success. */
+  readonly rejected: number;
+  readonly message: string | undefined;
+}
+
+export interface PipelineOptions {
+  readonly processors: readonly Processor[];
+  readonly exporters: readonly Exporter[];
+  readonly metrics: SelfMetrics;
+  /** Upper bound on bytes of requests being processed or exported at once. */
+  readonly memoryLimitBytes: number;
+  readonly context?: ProcessorContext;
+}
+
+export interface Pipeline {
+  /**
+   * Scans, governs and exports one OTLP protobuf request. Resolves once every exporter accepted
+   * it; throws TollgateError (malformed_request, overloaded, exporter_busy, export_failed,
+   * export_rejected, shutting_down) otherwise, which the receivers map to OTLP statuses.
+   */
+  consume(signal: Signal, body: Uint8Array): Promise<ConsumeResult>;
+  /** Requests currently inside the pipeline. */
+  inFlight(): number;
+  /** Refuses new requests, waits for in-flight ones until `deadline` (epoch ms), then stops exporters. */
+  shutdown(deadline: number): Promise<void>;
+}
+
+export function createPipeline(options: PipelineOptions): Pipeline {
+  const { metrics, exporters, memoryLimitBytes } = options;
+  const context = options.context ?? SYSTEM_CONTEXT;
+  const index = new WireIndex();
+  const edits = new EditList();
+  const processorsBySignal = groupBySignal(options.processors);
+  let inFlightBytes = 0;
+  let inFlightRequests = 0;
+  let closing = false;
+  const idleWaiters: Array<() => void> = [];
+  metrics.memoryLimitBytes.set(memoryLimitBytes);
+
+  function admit(bytes: number): void {
+    if (closing) throw new TollgateError('shutting_down');
+    if (inFlightBytes + bytes > memoryLimitBytes && inFlightRequests > 0) {
+      throw new TollgateError('overloaded', `${inFlightBytes} bytes in flight, limit ${memoryLimitBytes}`);
+    }
+    inFlightBytes += bytes;
+    inFlightRequests++;
+    metrics.inFlightBytes.set(inFlightBytes);
+  }
+
+  function release(bytes: number): void {
+    inFlightBytes -= bytes;
+    inFlightRequests--;
+    metrics.inFlightBytes.set(inFlightBytes);
+    if (inFlightRequests === 0) for (const wake of idleWaiters.splice(0)) wake();
+  }
+
+  /** Synchronous part: scan, run processors, rewrite. The shared index is free again after it. */
+  function govern(signal: Signal, body: Uint8Array): { request: ExportRequest; received: number; rejected: number; message: string | undefined } {
+    try {
+      scanRequest(index, signal, body);
+    } catch (error) {
+      if (error instanceof WireError) throw new TollgateError('malformed_request', error.message);
+      throw error;
+    }
+    const received = index.itemCount;
+    let current = body;
+    let items = received;
+    let rejected = 0;
+    const messages: string[] = [];
+    for (const processor of processorsBySignal[signal]) {
+      metrics.processorItems.inc({ processor: processor.name, signal, direction: 'in' }, items);
+      edits.clear();
+      const rejection = processor.process(index, edits, context);
+      if (rejection && rejection.items > 0) {
+        rejected += rejection.items;
+        messages.push(rejection.message);
+      }
+      if (!edits.isEmpty) {
+        const result = rewrite(index, edits);
+        current = result.bytes;
+        items = result.items;
+        // Later processors see what earlier ones left: policies apply before counting.
+        scanRequest(index, signal, current);
+      }
+      metrics.processorItems.inc({ processor: processor.name, signal, direction: 'out' }, items);
+    }
+    return { request: { signal, body: current, items }, received, rejected, message: messages.length > 0 ? messages.join('; ') : undefined };
+  }
+
+  async function consume(signal: Signal, body: Uint8Array): Promise<ConsumeResult> {
+    admit(body.length);
+    let received = 0;
+    try {
+      const governed = govern(signal, body);
+      received = governed.received;
+      if (governed.request.items > 0) await exportToAll(governed.request);
+      return { received, rejected: governed.rejected, message: governed.message };
+    } catch (error) {
+      if (error instanceof TollgateError) error.items = received;
+      throw error;
+    } finally {
+      release(body.length);
+    }
+  }
+
+  async function exportToAll(request: ExportRequest): Promise<void> {
+    const outcomes = await Promise.all(exporters.map((exporter) => exporter.export(request)));
+    const failure = worstOutcome(outcomes);
+    if (failure) throw new TollgateError(failure.code, failure.reason);
+  }
+
+  return {
+    consume,
+    inFlight: () => inFlightRequests,
+    async shutdown(deadline: number): Promise<void> {
+      closing = true;
+      if (inFlightRequests > 0) {
+        await Promise.race([
+          new Promise<void>((resolve) => idleWaiters.push(resolve)),
+          new Promise<void>((resolve) => setTimeout(resolve, Math.max(0, deadline - Date.now())).unref()),
+        ]);
+      }
+      await Promise.all(exporters.map((exporter) => exporter.shutdown(deadline)));
+    },
+  };
+}
+
+function groupBySignal(processors: readonly Processor[]): Readonly<Record<Signal, readonly Processor[]>> {
+  return {
+    metrics: processors.filter((p) => p.signals.includes('metrics')),
+    traces: processors.filter((p) => p.signals.includes('traces')),
+    logs: processors.filter((p) => p.signals.includes('logs')),
+  };
+}
+
+/**
+ * The outcome the client hears when exporters disagree: a permanent rejection wins (retrying
+ * cannot help), then a retryable failure, then a full queue.
+ */
+function worstOutcome(outcomes: readonly ExportOutcome[]): { code: ErrorCode; reason: string } | undefined {
+  let worst: { code: ErrorCode; reason: string; rank: number } | undefined;
+  for (const outcome of outcomes) {
+    if (outcome.kind === 'accepted') continue;
+    const candidate =
+      outcome.kind === 'busy'
+        ? { code: 'exporter_busy' as const, reason: outcome.reason, rank: 1 }
+        : outcome.retryable
+          ? { code: 'export_failed' as const, reason: outcome.reason, rank: 2 }
+          : { code: 'export_rejected' as const, reason: outcome.reason, rank: 3 };
+    if (!worst || candidate.rank > worst.rank) worst = candidate;
+  }
+  return worst && { code: worst.code, reason: worst.reason };
+}

@@ -1,0 +1,32 @@
+import type { EditList } from '../otlp/rewriter.js';
+import type { Signal } from '../otlp/signal.js';
+import type { WireIndex } from '../otlp/wire-index.js';
+
+/** What a processor may use besides the request: injected so processors stay pure and testable. */
+export interface ProcessorContext {
+  /** Epoch milliseconds. */
+  now(): number;
+  /** Uniform in [0, 1). */
+  random(): number;
+}
+
+/**
+ * Items a processor refused on policy grounds, reported to the client as OTLP partial success
+ * (the client must not retry them).
+ */
+export interface Rejection {
+  readonly items: number;
+  readonly message: string;
+}
+
+/**
+ * A processor reads the scanned request and records edits; it never touches I/O and never
+ * throws on bad data (it passes or drops what it cannot handle, and counts it).
+ */
+export interface Processor {
+  readonly name: string;
+  readonly signals: readonly Signal[];
+  process(index: WireIndex, edits: EditList, context: ProcessorContext): Rejection | undefined;
+}
+
+export const SYSTEM_CONTEXT: ProcessorContext = { now: () => Date.now(), random: Math.random };

@@ -1,0 +1,91 @@
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+
+/**
+ * Tollgate's self-metrics. Label values are always from small fixed sets (signal, transport,
+ * outcome, exporter and processor names from config) so the exporter of cardinality budgets
+ * never becomes a cardinality problem itself.
+ */
+export interface SelfMetrics {
+  readonly registry: Registry;
+  /** outcome: accepted | rejected (invalid data) | refused (backpressure or export failure) | partial */
+  readonly receiverItems: Counter<'signal' | 'transport' | 'outcome'>;
+  readonly receiverRequests: Counter<'signal' | 'transport' | 'code'>;
+  readonly receiverDuration: Histogram<'signal' | 'transport'>;
+  /** outcome: sent | failed | busy | dropped */
+  readonly exporterItems: Counter<'exporter' | 'signal' | 'outcome'>;
+  readonly exporterAttempts: Counter<'exporter' | 'signal' | 'result'>;
+  readonly exporterRetries: Counter<'exporter' | 'signal'>;
+  readonly exporterQueueItems: Gauge<'exporter'>;
+  /** direction: in | out */
+  readonly processorItems: Counter<'processor' | 'signal' | 'direction'>;
+  readonly inFlightBytes: Gauge;
+  readonly memoryLimitBytes: Gauge;
+}
+
+export function createSelfMetrics(options: { defaultMetrics?: boolean } = {}): SelfMetrics {
+  const registry = new Registry();
+  if (options.defaultMetrics !== false) collectDefaultMetrics({ register: registry, prefix: 'tollgate_' });
+  const registers = [registry];
+  return {
+    registry,
+    receiverItems: new Counter({
+      name: 'tollgate_receiver_items_total',
+      help: 'Data points, spans or log records received, by outcome.',
+      labelNames: ['signal', 'transport', 'outcome'],
+      registers,
+    }),
+    receiverRequests: new Counter({
+      name: 'tollgate_receiver_requests_total',
+      help: 'Export requests received, by response code (HTTP status or gRPC status name).',
+      labelNames: ['signal', 'transport', 'code'],
+      registers,
+    }),
+    receiverDuration: new Histogram({
+      name: 'tollgate_receiver_request_duration_seconds',
+      help: 'Time from receiving an export request to answering it, including export.',
+      labelNames: ['signal', 'transport'],
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers,
+    }),
+    exporterItems: new Counter({
+      name: 'tollgate_exporter_items_total',
+      help: 'Items handed to exporters, by outcome: sent, failed (retries exhausted or refused), busy (queue full).',
+      labelNames: ['exporter', 'signal', 'outcome'],
+      registers,
+    }),
+    exporterAttempts: new Counter({
+      name: 'tollgate_exporter_attempts_total',
+      help: 'Export attempts by result (HTTP status or network_error).',
+      labelNames: ['exporter', 'signal', 'result'],
+      registers,
+    }),
+    exporterRetries: new Counter({
+      name: 'tollgate_exporter_retries_total',
+      help: 'Export attempts scheduled for retry.',
+      labelNames: ['exporter', 'signal'],
+      registers,
+    }),
+    exporterQueueItems: new Gauge({
+      name: 'tollgate_exporter_queue_items',
+      help: 'Items held by an exporter (queued or in flight).',
+      labelNames: ['exporter'],
+      registers,
+    }),
+    processorItems: new Counter({
+      name: 'tollgate_processor_items_total',
+      help: 'Items entering and leaving each processor.',
+      labelNames: ['processor', 'signal', 'direction'],
+      registers,
+    }),
+    inFlightBytes: new Gauge({
+      name: 'tollgate_in_flight_bytes',
+      help: 'Bytes of export requests being processed or exported.',
+      registers,
+    }),
+    memoryLimitBytes: new Gauge({
+      name: 'tollgate_memory_limit_bytes',
+      help: 'The configured limit on in-flight request bytes.',
+      registers,
+    }),
+  };
+}
