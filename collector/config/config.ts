@@ -280,7 +280,7 @@ export type TollgateConfig = Infer<typeof tollgateConfigSchema>;
 // ─── The embedded default ──────────────────────────────────────────────────────────────────────
 
 /** What `tollgate serve` runs with when no config file is given; printable as a starting point. */
-export const DEFAULT_CONFIG_YAML = `# Tollgate process config, read once by `tollgate serve`.
+export const DEFAULT_CONFIG_YAML = `# Tollgate process config, read once by tollgate serve.
 # Values shown are the defaults. Strings may use \${env:NAME} (or \${NAME}, \${env:NAME:-fallback}).
 # Durations: 250ms, 5s, 2m, 1h. Sizes: 512KiB, 64MiB, 1GiB, 10MB. Reference: docs/config.md
 

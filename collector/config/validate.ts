@@ -449,7 +449,14 @@ export function object<const F extends Fields>(fields: F, options: DescribeOptio
       }
       const entries: [string, unknown][] = [];
       for (const key of allowed) {
-        const value = fields[key].parse(Object.hasOwn(input, key) ? input[key] : undefined, childCursor(at, key));
+        const raw = Object.hasOwn(input, key) ? input[key] : undefined;
+        // An empty value (`key:` in YAML) counts as missing, unless null is a meaningful value there.
+        if ((raw === undefined || (raw === null && !acceptsNull(fields[key]))) && !isOptional(fields[key])) {
+          report(childCursor(at, key), 'is required');
+          valid = false;
+          continue;
+        }
+        const value = fields[key].parse(raw, childCursor(at, key));
         if (value === INVALID) valid = false;
         else if (value !== undefined) entries.push([key, value]);
       }
@@ -589,6 +596,12 @@ export function nullable<Out, In>(inner: Schema<Out, In>, options: DescribeOptio
   };
 }
 
+function isOptional(schema: AnySchema): boolean {
+  const { structure } = schema;
+  if (structure.kind === 'optional') return true;
+  return structure.kind === 'refined' ? isOptional(structure.inner) : false;
+}
+
 function acceptsNull(schema: AnySchema): boolean {
   const { structure } = schema;
   if (structure.kind === 'nullable') return true;
@@ -702,7 +715,8 @@ function normalizeForComparison(word: string): string {
 
 /**
  * The candidate nearest to `word`, if it is close enough to be a likely typo: at most 2 edits,
- * and at most one edit per three characters so short words do not match everything.
+ * and at most one edit per three characters so short words do not match everything (a one- or
+ * two-letter key only matches up to case and `_`/`-`).
  */
 export function suggestClosest(word: string, candidates: readonly string[]): string | undefined {
   const target = normalizeForComparison(word);
@@ -711,7 +725,7 @@ export function suggestClosest(word: string, candidates: readonly string[]): str
   for (const candidate of candidates) {
     const normalized = normalizeForComparison(candidate);
     const distance = editDistance(target, normalized);
-    const threshold = Math.min(2, Math.max(1, Math.floor(Math.max(target.length, normalized.length) / 3)));
+    const threshold = Math.min(2, Math.floor(Math.max(target.length, normalized.length) / 3));
     if (distance <= threshold && distance < bestDistance) {
       best = candidate;
       bestDistance = distance;

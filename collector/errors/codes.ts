@@ -4,16 +4,7 @@
  * the same table (docs/errors.md) and a test keeps the two in sync.
  */
 
-/** gRPC status codes (google.rpc.Code) used by Tollgate. */
-export const GRPC = {
-  OK: 0,
-  INVALID_ARGUMENT: 3,
-  NOT_FOUND: 5,
-  RESOURCE_EXHAUSTED: 8,
-  INTERNAL: 13,
-  UNAVAILABLE: 14,
-  UNIMPLEMENTED: 12,
-} as const;
+import { GrpcStatus } from '../otlp/status.js';
 
 export interface ErrorSpec {
   readonly message: string;
@@ -26,67 +17,67 @@ export const ERROR_CODES = {
   malformed_request: {
     message: 'the request body is not a valid OTLP export request',
     httpStatus: 400,
-    grpcStatus: GRPC.INVALID_ARGUMENT,
+    grpcStatus: GrpcStatus.INVALID_ARGUMENT,
     retryable: false,
   },
   request_too_large: {
     message: 'the request body exceeds the size limit after decompression',
     httpStatus: 413,
-    grpcStatus: GRPC.RESOURCE_EXHAUSTED,
+    grpcStatus: GrpcStatus.RESOURCE_EXHAUSTED,
     retryable: false,
   },
   unsupported_media_type: {
     message: 'the content type or content encoding is not supported',
     httpStatus: 415,
-    grpcStatus: GRPC.INVALID_ARGUMENT,
+    grpcStatus: GrpcStatus.INVALID_ARGUMENT,
     retryable: false,
   },
   not_found: {
     message: 'no OTLP endpoint at this path',
     httpStatus: 404,
-    grpcStatus: GRPC.UNIMPLEMENTED,
+    grpcStatus: GrpcStatus.UNIMPLEMENTED,
     retryable: false,
   },
   method_not_allowed: {
     message: 'OTLP endpoints accept POST only',
     httpStatus: 405,
-    grpcStatus: GRPC.UNIMPLEMENTED,
+    grpcStatus: GrpcStatus.UNIMPLEMENTED,
     retryable: false,
   },
   overloaded: {
     message: 'Tollgate is at its memory or concurrency limit; retry later',
     httpStatus: 503,
-    grpcStatus: GRPC.UNAVAILABLE,
+    grpcStatus: GrpcStatus.UNAVAILABLE,
     retryable: true,
   },
   exporter_busy: {
     message: 'an exporter queue is full; retry later',
     httpStatus: 503,
-    grpcStatus: GRPC.UNAVAILABLE,
+    grpcStatus: GrpcStatus.UNAVAILABLE,
     retryable: true,
   },
   export_failed: {
     message: 'the downstream did not accept the data in time; retry later',
     httpStatus: 503,
-    grpcStatus: GRPC.UNAVAILABLE,
+    grpcStatus: GrpcStatus.UNAVAILABLE,
     retryable: true,
   },
   export_rejected: {
     message: 'the downstream rejected the data permanently',
     httpStatus: 400,
-    grpcStatus: GRPC.INVALID_ARGUMENT,
+    grpcStatus: GrpcStatus.INVALID_ARGUMENT,
     retryable: false,
   },
   shutting_down: {
     message: 'Tollgate is shutting down; retry against another instance',
     httpStatus: 503,
-    grpcStatus: GRPC.UNAVAILABLE,
+    grpcStatus: GrpcStatus.UNAVAILABLE,
     retryable: true,
   },
   internal: {
     message: 'an internal error occurred',
     httpStatus: 500,
-    grpcStatus: GRPC.INTERNAL,
+    grpcStatus: GrpcStatus.INTERNAL,
     retryable: false,
   },
 } as const satisfies Record<string, ErrorSpec>;

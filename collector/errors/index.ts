@@ -1,2 +1,2 @@
-export { ERROR_CODES, GRPC, RETRY_AFTER_SECONDS, TollgateError } from './codes.js';
+export { ERROR_CODES, RETRY_AFTER_SECONDS, TollgateError } from './codes.js';
 export type { ErrorCode, ErrorSpec } from './codes.js';

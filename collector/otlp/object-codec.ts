@@ -99,7 +99,7 @@ function decodeInto(
       if (wireType !== field.wireType) {
         throw new WireError(`wrong wire type ${wireType} for ${schema.name}.${field.jsonName}`, tagPos);
       }
-      const value = readScalar(field.type as ScalarType, buf, cursor, end);
+      const value = readScalar(field.type, buf, cursor, end);
       if (field.repeated) appendTo(target, field, value);
       else setSingular(schema, field, target, value);
     }

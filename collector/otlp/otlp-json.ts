@@ -97,7 +97,7 @@ function normalizeRepeated(field: FieldSchema, raw: unknown, path: string, depth
 function normalizeSingular(field: FieldSchema, raw: unknown, path: string, depth: number): OtlpValue | undefined {
   if (field.type === 'message') return normalizeMessage(childSchema(field), raw, path, depth);
   const value = normalizeScalar(field, raw, path);
-  return field.explicitPresence || !isDefaultScalar(field.type as ScalarType, value) ? value : undefined;
+  return field.explicitPresence || !isDefaultScalar(field.type, value) ? value : undefined;
 }
 
 function childSchema(field: FieldSchema): MessageSchema {

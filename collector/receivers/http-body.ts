@@ -2,11 +2,11 @@ import type { IncomingMessage } from 'node:http';
 import { promisify } from 'node:util';
 import { gunzip, inflate } from 'node:zlib';
 import { TollgateError } from '../errors/codes.js';
+import type { BodyFormat } from '../otlp/status.js';
 
 const gunzipAsync = promisify(gunzip);
 const inflateAsync = promisify(inflate);
 
-export type BodyFormat = 'protobuf' | 'json';
 export type BodyEncoding = 'identity' | 'gzip' | 'deflate';
 
 /** The body format named by a Content-Type header, or undefined when we do not speak it. */

@@ -1,5 +1,5 @@
 import { Server, ServerCredentials, status as grpcStatus } from '@grpc/grpc-js';
-import type { sendUnaryData, ServerUnaryCall, ServiceDefinition, UntypedServiceImplementation } from '@grpc/grpc-js';
+import type { sendUnaryData, ServerUnaryCall, ServiceDefinition } from '@grpc/grpc-js';
 import { ERROR_CODES, TollgateError } from '../errors/codes.js';
 import { SIGNAL_GRPC_SERVICE, SIGNALS } from '../otlp/signal.js';
 import type { Signal } from '../otlp/signal.js';

@@ -6,12 +6,12 @@ import type { ErrorCode } from '../errors/codes.js';
 import { OtlpJsonError, parseOtlpJson } from '../otlp/otlp-json.js';
 import { SIGNAL_HTTP_PATH, SIGNALS } from '../otlp/signal.js';
 import type { Signal } from '../otlp/signal.js';
-import { encodeExportResponse, encodeStatus } from '../otlp/status.js';
+import { BODY_CONTENT_TYPE, encodeExportResponse, encodeStatus } from '../otlp/status.js';
+import type { BodyFormat } from '../otlp/status.js';
 import type { Pipeline } from '../pipeline/pipeline.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { SelfMetrics } from '../telemetry/metrics.js';
 import { bodyEncodingOf, bodyFormatOf, readBody } from './http-body.js';
-import type { BodyFormat } from './http-body.js';
 import { recordOutcome } from './outcome.js';
 
 export interface OtlpHttpReceiverOptions {
@@ -33,7 +33,6 @@ export interface Receiver {
 }
 
 const SIGNAL_BY_PATH = new Map<string, Signal>(SIGNALS.map((signal) => [SIGNAL_HTTP_PATH[signal], signal]));
-const CONTENT_TYPE: Readonly<Record<BodyFormat, string>> = { protobuf: 'application/x-protobuf', json: 'application/json' };
 const TRANSPORT = 'http';
 
 export function createOtlpHttpReceiver(options: OtlpHttpReceiverOptions): Receiver {
@@ -125,7 +124,7 @@ function parseJsonBody(signal: Signal, body: Buffer): Uint8Array {
 }
 
 function send(res: ServerResponse, status: number, format: BodyFormat, body: Uint8Array): void {
-  res.writeHead(status, { 'Content-Type': CONTENT_TYPE[format], 'Content-Length': body.length });
+  res.writeHead(status, { 'Content-Type': BODY_CONTENT_TYPE[format], 'Content-Length': body.length });
   res.end(body);
 }
 

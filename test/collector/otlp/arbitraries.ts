@@ -14,7 +14,7 @@ type Model = Record<string, fc.Arbitrary<OtlpValue>>;
 function message(model: Model, required: readonly string[] = []): fc.Arbitrary<OtlpObject> {
   // fast-check builds records without a prototype; spread them into plain objects so they
   // deep-equal what the decoder returns.
-  return fc.record(model, { requiredKeys: [...required] }).map((fields) => ({ ...fields }) as OtlpObject);
+  return fc.record(model, { requiredKeys: [...required] }).map((fields) => ({ ...fields }));
 }
 
 /** Repeated field: when present it is non-empty (canonical form omits empty repeated fields). */

@@ -5,7 +5,7 @@
 
 import { createRequire } from 'node:module';
 import { OTLP_SCHEMA } from '../../../collector/otlp/schema.js';
-import type { MessageSchema, OtlpMessageName, ScalarType } from '../../../collector/otlp/schema.js';
+import type { MessageSchema, OtlpMessageName } from '../../../collector/otlp/schema.js';
 import { isDefaultScalar } from '../../../collector/otlp/object-codec.js';
 import type { OtlpObject, OtlpValue } from '../../../collector/otlp/object-codec.js';
 
@@ -17,7 +17,6 @@ interface OracleType {
 }
 
 const require = createRequire(import.meta.url);
-// eslint-disable-next-line @typescript-eslint/no-require-imports
 const root = require('otlp-oracle/build/src/generated/root.js') as {
   opentelemetry: { proto: { collector: Record<string, { v1: Record<string, OracleType> }> } };
 };
@@ -72,7 +71,7 @@ function oracleToCanonical(schema: MessageSchema, object: Record<string, unknown
       if (list.length > 0) out[key] = list;
     } else {
       const converted = convert(value);
-      if (field.explicitPresence || field.type === 'message' || !isDefaultScalar(field.type as ScalarType, converted)) {
+      if (field.explicitPresence || field.type === 'message' || !isDefaultScalar(field.type, converted)) {
         out[key] = converted;
       }
     }

@@ -16,6 +16,13 @@ import { WireError } from '../../../collector/otlp/wire.js';
 import { arbRequest } from './arbitraries.js';
 import { oracleDecode } from './oracle.js';
 
+/** Walks into a decoded object by keys and indexes (test-only convenience). */
+function dig(value: unknown, ...path: (string | number)[]): Record<string, unknown> {
+  let current = value;
+  for (const key of path) current = (current as Record<string | number, unknown>)[key];
+  return current as Record<string, unknown>;
+}
+
 // An OTLP/JSON trace export in the shape the OTLP specification's examples use.
 const TRACE_JSON = `{
   "resourceSpans": [{
@@ -48,7 +55,7 @@ const TRACE_JSON = `{
 test('a spec-style trace JSON body becomes the protobuf the oracle reads back', () => {
   const bytes = parseOtlpJson('traces', TRACE_JSON);
   const decoded = oracleDecode('ExportTraceServiceRequest', bytes);
-  const span = (decoded.resourceSpans as any)[0].scopeSpans[0].spans[0];
+  const span = dig(decoded, 'resourceSpans', 0, 'scopeSpans', 0, 'spans', 0);
   assert.equal(span.traceId, '5b8efff798038103d269b633813fc60c');
   assert.equal(span.spanId, 'eee19b7ec3c1b174');
   assert.equal(span.parentSpanId, 'eee19b7ec3c1b173');
@@ -57,7 +64,7 @@ test('a spec-style trace JSON body becomes the protobuf the oracle reads back', 
   assert.equal(span.kind, 2);
   assert.deepEqual(span.status, { code: 2, message: 'boom' });
   assert.deepEqual(
-    span.attributes.map((a: { value: unknown }) => a.value),
+    (span.attributes as { value: unknown }[]).map((a) => a.value),
     [{ stringValue: 'some value' }, { intValue: '42' }, { intValue: '-9223372036854775808' }, { doubleValue: 'NaN' }, { bytesValue: 'AAEC/w==' }],
   );
   assert.deepEqual(Object.keys(span).includes('unknownField'), false);
@@ -148,7 +155,7 @@ test('logs JSON: an empty id means absent, severity names are accepted, bodies o
       ],
     }),
   );
-  assert.deepStrictEqual((obj.resourceLogs as any)[0].scopeLogs[0].logRecords, [
+  assert.deepStrictEqual(dig(obj, 'resourceLogs', 0, 'scopeLogs', 0, 'logRecords'), [
     { severityNumber: 14, body: { stringValue: 'hello' } },
     { body: { kvlistValue: { values: [{ key: 'k', value: { arrayValue: { values: [{ boolValue: false }, {}] } } }] } } },
     { body: { arrayValue: {} } },

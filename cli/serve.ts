@@ -1,0 +1,63 @@
+import { mkdirSync } from 'node:fs';
+import type { ExporterConfig, TollgateConfig } from '../collector/config/config.js';
+import { createFileExporter } from '../collector/exporters/file.js';
+import { createOtlpHttpExporter } from '../collector/exporters/otlp-http.js';
+import type { Exporter } from '../collector/pipeline/contracts.js';
+import { startService } from '../collector/service.js';
+import type { RunningService } from '../collector/service.js';
+import { createExporterObserver } from '../collector/telemetry/exporter-observer.js';
+import type { Logger } from '../collector/telemetry/logger.js';
+import { createSelfMetrics } from '../collector/telemetry/metrics.js';
+import type { SelfMetrics } from '../collector/telemetry/metrics.js';
+import { VERSION } from './version.js';
+
+/** Builds one exporter from its config entry; `name` is the config key (`otlphttp/backend`). */
+export function buildExporter(name: string, config: ExporterConfig, metrics: SelfMetrics, logger: Logger): Exporter {
+  const observer = createExporterObserver(name, metrics, logger);
+  if (config.type === 'file') {
+    return createFileExporter({ name, directory: config.path, maxFileBytes: config.max_file_size, maxFiles: config.max_files }, { observer });
+  }
+  const retry = config.retry_on_failure;
+  return createOtlpHttpExporter(
+    {
+      name,
+      endpoint: config.endpoint,
+      signalEndpoints: { traces: config.traces_endpoint, metrics: config.metrics_endpoint, logs: config.logs_endpoint },
+      compression: config.compression,
+      headers: config.headers,
+      timeoutMs: config.timeout,
+      retry: {
+        enabled: retry.enabled,
+        initialIntervalMs: retry.initial_interval,
+        maxIntervalMs: retry.max_interval,
+        maxElapsedMs: retry.max_elapsed_time,
+        multiplier: retry.multiplier,
+        randomizationFactor: retry.randomization_factor,
+      },
+      maxInFlightBytes: config.sending_queue.max_in_flight_bytes,
+      maxConcurrentRequests: config.sending_queue.max_concurrent_requests,
+    },
+    { observer, logger: logger.child({ exporter: name }) },
+  );
+}
+
+/** Starts Tollgate as the config describes. */
+export async function serve(config: TollgateConfig, logger: Logger): Promise<RunningService> {
+  mkdirSync(config.data_dir, { recursive: true });
+  const metrics = createSelfMetrics();
+  const exporters = Object.entries(config.exporters).map(([name, exporter]) => buildExporter(name, exporter, metrics, logger));
+  const { http, grpc } = config.receivers.otlp.protocols;
+  return startService({
+    http: http.enabled ? { ...http.endpoint, maxRequestBodySize: http.max_request_body_size } : undefined,
+    grpc: grpc.enabled ? { ...grpc.endpoint, maxRecvMsgSize: grpc.max_recv_msg_size } : undefined,
+    api: config.api.endpoint,
+    maxConcurrentRequests: config.limits.max_concurrent_requests,
+    memoryLimitBytes: config.limits.memory_limit,
+    processors: [],
+    exporters,
+    metrics,
+    logger,
+    drainTimeoutMs: config.shutdown.drain_timeout,
+    version: VERSION,
+  });
+}
