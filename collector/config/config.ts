@@ -33,7 +33,7 @@ import type { ConfigIssue, Endpoint, Infer, PathSegment, ReportIssue, Schema, Si
 
 // ─── Schema ────────────────────────────────────────────────────────────────────────────────────
 
-const LISTEN_NOTE = '`:port` listens on every interface; quote IPv6 addresses in YAML (`"[::1]:4317"`).';
+const LISTEN_NOTE = '`:port` means `0.0.0.0:port` (every IPv4 interface); IPv6 addresses are bracketed and quoted in YAML (`"[::]:4317"`).';
 
 const otlpHttpReceiverSchema = object(
   {
@@ -79,7 +79,7 @@ const receiversSchema = object(
 
 const fileExporterSchema = object(
   {
-    path: optional(string({ minLength: 1, description: 'Where exported requests are written. Defaults to `<data_dir>/export`.' })),
+    path: optional(string({ minLength: 1, description: 'Directory the export files are written to. Defaults to `<data_dir>/export`.' })),
     max_file_size: optional(byteSize({ min: 1, description: 'Size at which the current file is rotated.' }), '100MiB'),
     max_files: optional(integer({ min: 1, description: 'Rotated files kept; older ones are deleted.' }), 5),
   },
@@ -252,7 +252,7 @@ function enabledListeners(config: RawConfig): Listener[] {
   return listeners;
 }
 
-const ANY_HOST = new Set(['', '0.0.0.0', '::']);
+const ANY_HOST = new Set(['0.0.0.0', '::']);
 
 /** Two listeners clash on the same port when their hosts are equal or either listens everywhere. Port 0 picks a free port. */
 function clash(a: Endpoint, b: Endpoint): boolean {
@@ -292,7 +292,7 @@ receivers:
     protocols:
       http:
         enabled: true
-        endpoint: 127.0.0.1:4318        # ":4318" listens on every interface
+        endpoint: 127.0.0.1:4318        # ":4318" = every IPv4 interface, "[::]:4318" = IPv6 too
         max_request_body_size: 64MiB    # after decompression
       grpc:
         enabled: true

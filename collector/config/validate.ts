@@ -329,7 +329,7 @@ export function byteSize(options: RangeOptions = {}): Schema<number, string | nu
 
 // ─── Network addresses ─────────────────────────────────────────────────────────────────────────
 
-/** A listen address. An empty host (written ":4318") means every interface. */
+/** A listen address. `:4318` (no host) is read as `0.0.0.0:4318`, every IPv4 interface. */
 export interface Endpoint {
   readonly host: string;
   readonly port: number;
@@ -339,7 +339,10 @@ const ENDPOINT_TEXT = /^(?:\[([^\]]*)\]|([^:[\]]*)):(\d{1,5})$/;
 // Underscores are not valid in DNS names but common in container service names.
 const HOSTNAME = /^[A-Za-z0-9_](?:[A-Za-z0-9_.-]*[A-Za-z0-9_])?$/;
 
-/** "127.0.0.1:4318", "[::1]:4317", "localhost:8717", ":4318" → { host, port }; undefined otherwise. */
+/**
+ * "127.0.0.1:4318", "[::1]:4317", "localhost:8717", ":4318" → { host, port }; undefined otherwise.
+ * An empty host becomes "0.0.0.0" rather than "": listeners such as grpc-js cannot bind "".
+ */
 export function parseEndpoint(text: string): Endpoint | { readonly error: string } | undefined {
   const match = ENDPOINT_TEXT.exec(text);
   if (!match) return undefined;
@@ -347,14 +350,14 @@ export function parseEndpoint(text: string): Endpoint | { readonly error: string
   const port = Number(portText);
   if (port > 65535) return { error: 'port must be from 0 to 65535' };
   if (bracketed !== undefined) return isIPv6(bracketed) ? { host: bracketed, port } : undefined;
-  if (plain === '' || isIPv4(plain) || HOSTNAME.test(plain)) return { host: plain, port };
+  if (plain === '') return { host: '0.0.0.0', port };
+  if (isIPv4(plain) || HOSTNAME.test(plain)) return { host: plain, port };
   return undefined;
 }
 
-/** { host: "::1", port: 4317 } → "[::1]:4317"; an empty host renders as "0.0.0.0". */
+/** { host: "::1", port: 4317 } → "[::1]:4317", the form grpc-js binds and logs show. */
 export function formatEndpoint(endpoint: Endpoint): string {
-  const host = endpoint.host === '' ? '0.0.0.0' : endpoint.host;
-  return isIPv6(host) ? `[${host}]:${endpoint.port}` : `${host}:${endpoint.port}`;
+  return isIPv6(endpoint.host) ? `[${endpoint.host}]:${endpoint.port}` : `${endpoint.host}:${endpoint.port}`;
 }
 
 export function endpoint(options: DescribeOptions = {}): Schema<Endpoint, string> {

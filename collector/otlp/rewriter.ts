@@ -1,4 +1,4 @@
-import { NODE } from './wire-index.js';
+import { isStructural, NODE } from './wire-index.js';
 import type { WireIndex } from './wire-index.js';
 import { varintSize, writeVarint } from './wire.js';
 
@@ -124,10 +124,6 @@ function propagateRemoval(index: WireIndex, nodes: number): void {
       if (liveChildren[parent] === 0 && isPrunable(index.nodeKind[parent])) removed[parent] = 1;
     }
   }
-}
-
-function isStructural(kind: number): boolean {
-  return kind !== NODE.RESOURCE && kind !== NODE.SCOPE && kind !== NODE.EVENT && kind !== NODE.LINK;
 }
 
 /** A metric with no points is removed with its data message; envelopes with no content too. */

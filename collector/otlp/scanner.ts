@@ -471,7 +471,6 @@ function scanLink(ix: WireIndex, buf: Uint8Array, parent: number, tagStart: numb
 
 function scanAttributeOwner(ix: WireIndex, buf: Uint8Array, kind: NodeKind, attrField: number, droppedField: number, parent: number, tagStart: number, lenStart: number, start: number, end: number): void {
   const node = ix.addNode(kind, parent, tagStart, lenStart, start, end);
-  ix.nodeChildCount[parent]--; // events and links are not structural children of a span
   cur.pos = start;
   while (cur.pos < end) {
     const fieldStart = cur.pos;

@@ -53,7 +53,16 @@ export const VALUE = {
 
 const NONE = -1;
 
-function grow<T extends Int32Array | Float64Array | Uint8Array>(array: T, size: number): T {
+/**
+ * Structural nodes are the containers and items that make up the request's tree; Resource,
+ * Scope, events and links describe their parent instead. A container whose structural
+ * children were all removed is empty and is removed too.
+ */
+export function isStructural(kind: number): boolean {
+  return kind !== NODE.RESOURCE && kind !== NODE.SCOPE && kind !== NODE.EVENT && kind !== NODE.LINK;
+}
+
+function grow<T extends Int32Array | Uint32Array | Float64Array | Uint8Array>(array: T, size: number): T {
   if (size <= array.length) return array;
   let length = array.length * 2;
   while (length < size) length *= 2;
@@ -74,7 +83,7 @@ export class WireIndex {
   nodeLenStart = new Int32Array(1024);
   nodePayloadStart = new Int32Array(1024);
   nodeEnd = new Int32Array(1024);
-  /** Structural children (scope groups, metrics, points, spans, log records) for pruning. */
+  /** Structural children (see isStructural), for removing containers left empty. */
   nodeChildCount = new Int32Array(1024);
   /** First attribute of the node in the attribute table, NONE if it has none. */
   nodeFirstAttr = new Int32Array(1024);
@@ -83,7 +92,8 @@ export class WireIndex {
   /** The dropped_attributes_count field of the node: [start, end) of the whole field, or NONE. */
   nodeDroppedStart = new Int32Array(1024);
   nodeDroppedEnd = new Int32Array(1024);
-  nodeDroppedValue = new Int32Array(1024);
+  /** uint32 on the wire. */
+  nodeDroppedValue = new Uint32Array(1024);
 
   // ---- attributes (KeyValue messages) ----
   attrCount = 0;
@@ -176,7 +186,7 @@ export class WireIndex {
     this.nodeDroppedStart[n] = NONE;
     this.nodeDroppedEnd[n] = NONE;
     this.nodeDroppedValue[n] = 0;
-    if (parent >= 0) this.nodeChildCount[parent]++;
+    if (parent >= 0 && isStructural(kind)) this.nodeChildCount[parent]++;
     return n;
   }
 

@@ -137,7 +137,9 @@ test('endpoint: host:port with IPv4, bracketed IPv6, names and an empty host', (
   const cases: [string, Endpoint][] = [
     ['127.0.0.1:4318', { host: '127.0.0.1', port: 4318 }],
     ['[::1]:4317', { host: '::1', port: 4317 }],
-    [':4318', { host: '', port: 4318 }],
+    // No host means every IPv4 interface; "" would not bind in grpc-js.
+    [':4318', { host: '0.0.0.0', port: 4318 }],
+    ['[::]:4318', { host: '::', port: 4318 }],
     ['localhost:8717', { host: 'localhost', port: 8717 }],
     ['otel_collector:0', { host: 'otel_collector', port: 0 }],
   ];
@@ -147,7 +149,7 @@ test('endpoint: host:port with IPv4, bracketed IPv6, names and an empty host', (
   }
   assert.equal(scalarIssue(endpoint(), 'localhost:65536'), 'port must be from 0 to 65535');
   assert.equal(formatEndpoint({ host: '::1', port: 4317 }), '[::1]:4317');
-  assert.equal(formatEndpoint({ host: '', port: 4318 }), '0.0.0.0:4318');
+  assert.equal(formatEndpoint({ host: '0.0.0.0', port: 4318 }), '0.0.0.0:4318');
 });
 
 test('url: http and https by default, other schemes on request', () => {
@@ -161,6 +163,8 @@ test('object: strict keys with a "did you mean" for typos, required keys, declar
   const server = object({ endpoint: string(), timeout: optional(duration(), '5s'), retries: optional(integer()) });
   assert.deepEqual(valid(server, { timeout: '1s', endpoint: 'x' }), { endpoint: 'x', timeout: 1000 });
   assert.deepEqual(issues(server, { endpiont: 'x' }), ['endpiont: unknown key "endpiont" (did you mean "endpoint"?)', 'endpoint: is required']);
+  // An empty value (`endpoint:` in YAML) does not satisfy a required key.
+  assert.deepEqual(issues(server, { endpoint: null }), ['endpoint: is required']);
   assert.deepEqual(issues(server, { endpoint: 'x', colour: 1 }), ['colour: unknown key "colour" (expected one of: endpoint, timeout, retries)']);
   assert.deepEqual(issues(object({}), { batch: {} }), ['batch: unknown key "batch"']);
   assert.deepEqual(issues(server, ['endpoint']), [': must be a mapping of keys to values, not a list']);
@@ -357,6 +361,8 @@ test('Infer gives the output type: defaults make keys required, optional without
   };
   const sameType: Equal<Infer<typeof schema>, Expected> = true;
   assert.ok(sameType);
+  const value: Expected = valid(schema, { level: 'a', e: ':1', list: [] }) as Infer<typeof schema>;
+  assert.deepEqual(value, { size: 1024, level: 'a', e: { host: '0.0.0.0', port: 1 }, list: [] });
 });
 
 type Equal<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false;
