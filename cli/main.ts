@@ -3,6 +3,7 @@ import { parseArgs } from 'node:util';
 import type { ParseArgsConfig } from 'node:util';
 import { ConfigError, DEFAULT_CONFIG_YAML, loadConfig } from '../collector/config/config.js';
 import { createLogger } from '../collector/telemetry/logger.js';
+import { startSelfTracing } from '../collector/telemetry/self-tracing.js';
 import { serve } from './serve.js';
 import { VERSION } from './version.js';
 
@@ -57,6 +58,7 @@ async function runServe(args: readonly string[]): Promise<number> {
   const config = loadConfig(values.config);
   const logger = createLogger(config.telemetry.logs.level);
   if (values.rules) logger.warn('--rules is accepted but governance rules arrive in a later release; ignoring', { rules: values.rules });
+  const tracing = await startSelfTracing(process.env, logger, VERSION);
   const running = await serve(config, logger);
   await new Promise<void>((resolve) => {
     const onSignal = (signal: NodeJS.Signals): void => {
@@ -69,6 +71,7 @@ async function runServe(args: readonly string[]): Promise<number> {
     process.on('SIGINT', onSignal);
   });
   await running.stop();
+  await tracing?.shutdown();
   return EXIT.OK;
 }
 

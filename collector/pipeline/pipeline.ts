@@ -1,3 +1,4 @@
+import { SpanStatusCode, trace } from '@opentelemetry/api';
 import { TollgateError } from '../errors/codes.js';
 import type { ErrorCode } from '../errors/codes.js';
 import { EditList, rewrite } from '../otlp/rewriter.js';
@@ -40,6 +41,8 @@ export interface Pipeline {
   /** Refuses new requests, waits for in-flight ones until `deadline` (epoch ms), then stops exporters. */
   shutdown(deadline: number): Promise<void>;
 }
+
+const tracer = trace.getTracer('tollgate');
 
 export function createPipeline(options: PipelineOptions): Pipeline {
   const { metrics, exporters, memoryLimitBytes } = options;
@@ -105,16 +108,24 @@ export function createPipeline(options: PipelineOptions): Pipeline {
 
   async function consume(signal: Signal, body: Uint8Array): Promise<ConsumeResult> {
     admit(body.length);
+    // A no-op span unless self-tracing was enabled through the OTEL_* variables.
+    const span = tracer.startSpan(`tollgate.consume ${signal}`, { attributes: { 'tollgate.signal': signal, 'tollgate.request.bytes': body.length } });
     let received = 0;
     try {
       const governed = govern(signal, body);
       received = governed.received;
+      span.setAttributes({ 'tollgate.items.received': received, 'tollgate.items.exported': governed.request.items });
       if (governed.request.items > 0) await exportToAll(governed.request);
       return { received, rejected: governed.rejected, message: governed.message };
     } catch (error) {
-      if (error instanceof TollgateError) error.items = received;
+      if (error instanceof TollgateError) {
+        error.items = received;
+        span.setAttribute('tollgate.error.code', error.code);
+      }
+      span.setStatus({ code: SpanStatusCode.ERROR, message: (error as Error).message });
       throw error;
     } finally {
+      span.end();
       release(body.length);
     }
   }

@@ -1,0 +1,242 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { scanRequest } from '../collector/otlp/scanner.js';
+import { WireIndex } from '../collector/otlp/wire-index.js';
+import type { LoadResult, LoadTarget, WindowProbe } from './load.js';
+import { createTarget, runClosedLoop, runPaced } from './load.js';
+import type { Figure } from './report.js';
+import { printTable } from './report.js';
+import type { Sink } from './sink.js';
+import { DIRECT_PATH, startSink } from './sink.js';
+import { formatFixed, formatInteger, percentile, toMebibytes, toMegabytes } from './stats.js';
+import type { TollgateProcess } from './tollgate-process.js';
+import { startTollgate } from './tollgate-process.js';
+import { metricsRequest } from './workloads.js';
+
+/**
+ * `e2e-http`: the whole service — receiver, scan, pipeline, OTLP/HTTP exporter — as a separate
+ * process on core 0, fed by a load generator and drained by a sink that share core 1.
+ *
+ *   1. idle RSS after start, before any load;
+ *   2. saturation: closed loop at fixed concurrency → data points/s end to end;
+ *   3. latency at half that rate, paced: once straight to the sink (baseline), once through
+ *      Tollgate; the difference is the latency Tollgate adds;
+ *   4. peak RSS (VmHWM) over all of it.
+ */
+
+const SUITE = 'e2e-http';
+/** The OTLP exporter's default queue holds 8 requests; more concurrency would only measure 503s. */
+const CONCURRENCY = 8;
+const SATURATION_WARMUP_MS = 2_000;
+const SATURATION_MS = 10_000;
+const LATENCY_LOAD_FRACTION = 0.5;
+const LATENCY_WARMUP_MS = 1_000;
+const BASELINE_MS = 5_000;
+const LATENCY_MS = 8_000;
+/** Open-loop sending may need more connections than the closed loop when answers bunch up. */
+const PACED_MAX_SOCKETS = 32;
+/** Lets start-up garbage be collected before the idle reading. */
+const IDLE_SETTLE_MS = 1_000;
+const TARGET_POINTS_PER_SECOND = 400_000;
+const TARGET_IDLE_RSS_BYTES = 100 * 1024 * 1024;
+
+export interface E2eOptions {
+  /** Directory for a CPU profile of the Tollgate process (`--profile DIR`). */
+  readonly profileDir?: string;
+}
+
+interface Measurements {
+  readonly points: number;
+  readonly requestBytes: number;
+  readonly idleRssBytes: number;
+  readonly peakRssBytes: number;
+  readonly saturation: LoadResult;
+  readonly saturationCpu: CpuShares;
+  readonly sinkRequestsInWindow: number;
+  readonly pacedRate: number;
+  readonly baseline: LoadResult;
+  readonly viaTollgate: LoadResult;
+}
+
+export async function runE2eHttpSuite(options: E2eOptions = {}): Promise<Figure[]> {
+  const request = metricsRequest();
+  const points = scanRequest(new WireIndex(), 'metrics', request).itemCount;
+  console.log(`\n[e2e-http] request: ${points} data points, ${formatInteger(request.length)} bytes, application/x-protobuf, keep-alive`);
+  const sink = await startSink(request.length);
+  let tollgate: TollgateProcess | undefined;
+  try {
+    tollgate = await startTollgate({ downstream: sink.url, profileDir: options.profileDir });
+    const measured = await measure(tollgate, sink, request, points);
+    checkEveryAcknowledgedRequestArrived(measured, sink);
+    printE2eTables(measured);
+    printTollgateStderr(tollgate);
+    return figures(measured);
+  } finally {
+    await tollgate?.stop();
+    await sink.close();
+  }
+}
+
+async function measure(tollgate: TollgateProcess, sink: Sink, request: Uint8Array, points: number): Promise<Measurements> {
+  await sleep(IDLE_SETTLE_MS);
+  const idleRssBytes = tollgate.memory().rssBytes;
+  const metricsUrl = `${tollgate.otlpHttpUrl}/v1/metrics`;
+
+  const probe = createCpuProbe(tollgate, sink);
+  console.log(`[e2e-http] saturation: ${CONCURRENCY} connections, ${SATURATION_WARMUP_MS / 1000} s warm-up + ${SATURATION_MS / 1000} s`);
+  const saturation = await withTarget(createTarget(metricsUrl, request, CONCURRENCY), (target) =>
+    runClosedLoop(target, CONCURRENCY, SATURATION_WARMUP_MS, SATURATION_MS, probe),
+  );
+  const saturatedRate = saturation.completed / saturation.windowSeconds;
+  if (saturatedRate === 0) throw new Error(`e2e-http: no request succeeded at saturation; failures ${describeFailures(saturation)}\n${tollgate.stderr()}`);
+
+  const pacedRate = saturatedRate * LATENCY_LOAD_FRACTION;
+  console.log(`[e2e-http] latency at ${formatFixed(pacedRate, 0)} requests/s: baseline straight to the sink, then through Tollgate`);
+  const baseline = await withTarget(createTarget(`${sink.url}${DIRECT_PATH}`, request, PACED_MAX_SOCKETS), (target) =>
+    runPaced(target, pacedRate, LATENCY_WARMUP_MS, BASELINE_MS),
+  );
+  const viaTollgate = await withTarget(createTarget(metricsUrl, request, PACED_MAX_SOCKETS), (target) =>
+    runPaced(target, pacedRate, LATENCY_WARMUP_MS, LATENCY_MS),
+  );
+  return {
+    points,
+    requestBytes: request.length,
+    idleRssBytes,
+    peakRssBytes: tollgate.memory().peakRssBytes,
+    saturation,
+    saturationCpu: probe.shares(),
+    sinkRequestsInWindow: probe.sinkRequests(),
+    pacedRate,
+    baseline,
+    viaTollgate,
+  };
+}
+
+/** Closes the target's keep-alive connections after use, so phases do not share sockets. */
+async function withTarget<T>(target: LoadTarget, run: (target: LoadTarget) => Promise<T>): Promise<T> {
+  try {
+    return await run(target);
+  } finally {
+    target.agent.destroy();
+  }
+}
+
+/** Share of one core each side used during the measured window: tells which side was the limit. */
+interface CpuShares {
+  readonly tollgatePercent: number;
+  readonly benchPercent: number;
+}
+
+function createCpuProbe(tollgate: TollgateProcess, sink: Sink): WindowProbe & { shares(): CpuShares; sinkRequests(): number } {
+  let begin = { at: 0, tollgate: 0, bench: 0, sink: 0 };
+  let end = begin;
+  const sample = (): typeof begin => {
+    const usage = process.cpuUsage();
+    return { at: performance.now(), tollgate: tollgate.cpuSeconds(), bench: (usage.user + usage.system) / 1e6, sink: sink.viaTollgate.requests };
+  };
+  return {
+    begin: () => {
+      begin = sample();
+    },
+    end: () => {
+      end = sample();
+    },
+    shares: () => {
+      const seconds = (end.at - begin.at) / 1000;
+      return { tollgatePercent: ((end.tollgate - begin.tollgate) / seconds) * 100, benchPercent: ((end.bench - begin.bench) / seconds) * 100 };
+    },
+    sinkRequests: () => end.sink - begin.sink,
+  };
+}
+
+/**
+ * Tollgate answers 200 only after the exporter delivered, so every 200 the client saw must
+ * have reached the sink, byte for byte. A figure built on lost or mangled data would be a lie.
+ */
+function checkEveryAcknowledgedRequestArrived(m: Measurements, sink: Sink): void {
+  const acknowledged = m.saturation.completedTotal + m.viaTollgate.completedTotal;
+  if (sink.viaTollgate.requests < acknowledged) {
+    throw new Error(`e2e-http: client saw ${acknowledged} acknowledgements, sink received only ${sink.viaTollgate.requests} requests`);
+  }
+  if (sink.viaTollgate.unexpectedBodies > 0) {
+    throw new Error(`e2e-http: ${sink.viaTollgate.unexpectedBodies} requests reached the sink with a body of the wrong size`);
+  }
+}
+
+function describeFailures(result: LoadResult): string {
+  if (result.failures.size === 0) return 'none';
+  return [...result.failures].map(([status, count]) => `${count}× ${status === 0 ? 'network error' : `HTTP ${status}`}`).join(', ');
+}
+
+function pointsPerSecond(m: Measurements): number {
+  return (m.saturation.completed / m.saturation.windowSeconds) * m.points;
+}
+
+function printE2eTables(m: Measurements): void {
+  const requestsPerSecond = m.saturation.completed / m.saturation.windowSeconds;
+  printTable(
+    `e2e-http saturation (closed loop, ${CONCURRENCY} connections, ${m.saturation.windowSeconds} s)`,
+    ['figure', 'value'],
+    [
+      ['data points/s (acknowledged)', formatInteger(pointsPerSecond(m))],
+      ['data points/s (arrived at sink)', formatInteger((m.sinkRequestsInWindow / m.saturation.windowSeconds) * m.points)],
+      ['requests/s', formatFixed(requestsPerSecond, 1)],
+      ['MB/s in (= MB/s out)', formatFixed(toMegabytes(requestsPerSecond * m.requestBytes), 1)],
+      ['client latency p50 / p99 (ms)', `${formatFixed(percentile(m.saturation.latenciesMs, 50), 2)} / ${formatFixed(percentile(m.saturation.latenciesMs, 99), 2)}`],
+      ['Tollgate CPU (% of core 0)', formatFixed(m.saturationCpu.tollgatePercent, 0)],
+      ['load generator + sink CPU (% of core 1)', formatFixed(m.saturationCpu.benchPercent, 0)],
+      ['failed requests', describeFailures(m.saturation)],
+    ],
+  );
+  const latencyRow = (name: string, result: LoadResult): string[] => [
+    name,
+    formatFixed(percentile(result.latenciesMs, 50), 2),
+    formatFixed(percentile(result.latenciesMs, 99), 2),
+    formatInteger(result.completed),
+    describeFailures(result),
+  ];
+  const added = (p: number): string => formatFixed(percentile(m.viaTollgate.latenciesMs, p) - percentile(m.baseline.latenciesMs, p), 2);
+  printTable(
+    `e2e-http latency (open loop at ${formatFixed(m.pacedRate, 0)} requests/s = ${LATENCY_LOAD_FRACTION * 100} % of saturation; ms from when each request was due)`,
+    ['path', 'p50 ms', 'p99 ms', 'requests', 'failed'],
+    [latencyRow('client → sink (baseline)', m.baseline), latencyRow('client → Tollgate → sink', m.viaTollgate), ['added by Tollgate', added(50), added(99), '', '']],
+  );
+  printTable(
+    'e2e-http memory (Tollgate process)',
+    ['figure', 'MiB'],
+    [
+      ['idle RSS after start (VmRSS)', formatFixed(toMebibytes(m.idleRssBytes), 1)],
+      ['peak RSS over the run (VmHWM)', formatFixed(toMebibytes(m.peakRssBytes), 1)],
+    ],
+  );
+}
+
+function printTollgateStderr(tollgate: TollgateProcess): void {
+  const text = tollgate.stderr().trim();
+  if (text !== '') console.log(`\n[e2e-http] Tollgate wrote on stderr (last lines):\n${text.split('\n').slice(-10).join('\n')}`);
+}
+
+function figures(m: Measurements): Figure[] {
+  const throughput = pointsPerSecond(m);
+  const addedP50 = percentile(m.viaTollgate.latenciesMs, 50) - percentile(m.baseline.latenciesMs, 50);
+  const addedP99 = percentile(m.viaTollgate.latenciesMs, 99) - percentile(m.baseline.latenciesMs, 99);
+  const mib = (bytes: number): string => `${formatFixed(toMebibytes(bytes), 1)} MiB`;
+  return [
+    {
+      suite: SUITE,
+      name: 'data points/s end to end',
+      value: throughput,
+      display: formatInteger(throughput),
+      target: { op: '>=', value: TARGET_POINTS_PER_SECOND, text: `≥ ${formatInteger(TARGET_POINTS_PER_SECOND)}` },
+    },
+    { suite: SUITE, name: 'added latency p50 at 50 % load', value: addedP50, display: `${formatFixed(addedP50, 2)} ms` },
+    { suite: SUITE, name: 'added latency p99 at 50 % load', value: addedP99, display: `${formatFixed(addedP99, 2)} ms` },
+    {
+      suite: SUITE,
+      name: 'idle RSS',
+      value: m.idleRssBytes,
+      display: mib(m.idleRssBytes),
+      target: { op: '<', value: TARGET_IDLE_RSS_BYTES, text: '< 100 MiB' },
+    },
+    { suite: SUITE, name: 'peak RSS', value: m.peakRssBytes, display: mib(m.peakRssBytes) },
+  ];
+}
