@@ -20,7 +20,7 @@ test('with OTEL_EXPORTER_OTLP_ENDPOINT set, Tollgate traces its own export reque
       (request.resourceSpans as OtlpObject[]).flatMap((rs) => (rs.scopeSpans as OtlpObject[]).flatMap((ss) => ss.spans as OtlpObject[])),
     );
     const consume = spans.find((span) => span.name === 'tollgate.consume metrics');
-    assert.ok(consume, `a tollgate.consume span arrived; got ${spans.map((s) => String(s.name)).join(', ')}`);
+    assert.ok(consume, `a tollgate.consume span arrived; got ${spans.map((s) => s.name as string).join(', ')}`);
     const attrs = Object.fromEntries((consume.attributes as OtlpObject[]).map((a) => [a.key, Object.values(a.value as OtlpObject)[0]]));
     assert.equal(attrs['tollgate.items.received'], '10');
     const resource = (tracesBackend.accepted('traces')[0].resourceSpans as OtlpObject[])[0].resource as OtlpObject;
