@@ -272,6 +272,8 @@ function makeResourceGroupScanner(scanItems: ChildScanner): ChildScanner {
     }
   };
   return (ix, buf, parent, tagStart, lenStart, start, end) => {
+    const group = ix.groupCount;
+    ix.currentResourceGroup = group;
     const node = ix.addNode(NODE.RESOURCE_GROUP, parent, tagStart, lenStart, start, end);
     currentResourceGroup = ix.addGroup(node);
     cur.pos = start;
@@ -502,6 +504,8 @@ function scanLogRecord(ix: WireIndex, buf: Uint8Array, parent: number, tagStart:
         expectWireType(tag, WIRE_LEN, fieldStart);
         const stop = readLength(buf, end);
         scanLogBody(ix, buf, item, cur.pos, stop);
+        ix.itemBodyFieldStart[item] = fieldStart;
+        ix.itemBodyFieldEnd[item] = stop;
         cur.pos = stop;
         break;
       }

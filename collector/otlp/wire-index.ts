@@ -94,6 +94,10 @@ export class WireIndex {
   nodeDroppedEnd = new Int32Array(1024);
   /** uint32 on the wire. */
   nodeDroppedValue = new Uint32Array(1024);
+  /** The group-table row of the resource group the node belongs to (-1 for the request). */
+  nodeResourceGroup = new Int32Array(1024);
+  /** Set by the scanner while it walks a resource group; stamped on every node added. */
+  currentResourceGroup = NONE;
 
   // ---- attributes (KeyValue messages) ----
   attrCount = 0;
@@ -157,6 +161,9 @@ export class WireIndex {
   itemStatus = new Uint8Array(1024);
   /** Log body AnyValue: type and payload range, as for attributes. */
   itemBodyType = new Uint8Array(1024);
+  /** The whole body field (tag included), NONE if the record has no body. */
+  itemBodyFieldStart = new Int32Array(1024);
+  itemBodyFieldEnd = new Int32Array(1024);
   itemBodyStart = new Int32Array(1024);
   itemBodyEnd = new Int32Array(1024);
 
@@ -168,6 +175,7 @@ export class WireIndex {
     this.groupCount = 0;
     this.metricCount = 0;
     this.itemCount = 0;
+    this.currentResourceGroup = NONE;
   }
 
   addNode(kind: NodeKind, parent: number, tagStart: number, lenStart: number, payloadStart: number, end: number): number {
@@ -186,6 +194,7 @@ export class WireIndex {
     this.nodeDroppedStart[n] = NONE;
     this.nodeDroppedEnd[n] = NONE;
     this.nodeDroppedValue[n] = 0;
+    this.nodeResourceGroup[n] = this.currentResourceGroup;
     if (parent >= 0 && isStructural(kind)) this.nodeChildCount[parent]++;
     return n;
   }
@@ -204,6 +213,7 @@ export class WireIndex {
     this.nodeDroppedStart = grow(this.nodeDroppedStart, size);
     this.nodeDroppedEnd = grow(this.nodeDroppedEnd, size);
     this.nodeDroppedValue = grow(this.nodeDroppedValue, size);
+    this.nodeResourceGroup = grow(this.nodeResourceGroup, size);
   }
 
   addAttr(owner: number, kvStart: number, kvEnd: number): number {
@@ -297,6 +307,8 @@ export class WireIndex {
     this.itemKind[i] = 0;
     this.itemStatus[i] = 0;
     this.itemBodyType[i] = VALUE.NONE;
+    this.itemBodyFieldStart[i] = NONE;
+    this.itemBodyFieldEnd[i] = NONE;
     this.itemBodyStart[i] = NONE;
     this.itemBodyEnd[i] = NONE;
     return i;
@@ -317,6 +329,8 @@ export class WireIndex {
     this.itemKind = grow(this.itemKind, size);
     this.itemStatus = grow(this.itemStatus, size);
     this.itemBodyType = grow(this.itemBodyType, size);
+    this.itemBodyFieldStart = grow(this.itemBodyFieldStart, size);
+    this.itemBodyFieldEnd = grow(this.itemBodyFieldEnd, size);
     this.itemBodyStart = grow(this.itemBodyStart, size);
     this.itemBodyEnd = grow(this.itemBodyEnd, size);
   }

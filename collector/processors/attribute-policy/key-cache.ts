@@ -1,0 +1,82 @@
+import { bytesEqual, hashBytes } from '../../otlp/hash.js';
+
+/**
+ * Remembers, per distinct attribute key, a decision computed once from the key's text (which
+ * policies' key matchers accept it), so the hot path never decodes a key it has seen before
+ * and allocates nothing for it. Keys live in a byte arena; the table is open-addressed.
+ *
+ * Keys are few in healthy traffic; if a client sends unbounded keys the cache fills and is
+ * cleared wholesale, which bounds memory and costs only recomputation.
+ */
+export class KeyDecisionCache {
+  private readonly capacity: number;
+  private readonly mask: number;
+  private readonly slotHash: Int32Array;
+  /** Arena offset + 1 of the slot's key (0 = empty slot). */
+  private readonly slotKey: Int32Array;
+  private readonly slotKeyLength: Int32Array;
+  private readonly slotDecision: Int32Array;
+  private arena: Uint8Array;
+  private arenaUsed = 0;
+  private size = 0;
+  clears = 0;
+
+  constructor(capacity = 4096, private readonly maxArenaBytes = 256 * 1024) {
+    this.capacity = capacity;
+    this.mask = capacity - 1;
+    if ((capacity & this.mask) !== 0) throw new Error('capacity must be a power of two');
+    this.slotHash = new Int32Array(capacity);
+    this.slotKey = new Int32Array(capacity);
+    this.slotKeyLength = new Int32Array(capacity);
+    this.slotDecision = new Int32Array(capacity);
+    this.arena = new Uint8Array(16 * 1024);
+  }
+
+  /**
+   * The decision for the key in buf[start, end); `decide` runs only on a miss, with the key text.
+   * Decisions are small non-negative integers chosen by the caller (e.g. an index into a table of masks).
+   */
+  get(buf: Uint8Array, start: number, end: number, decide: (key: string) => number): number {
+    const hash = hashBytes(buf, start, end, 0x2f1e3d4c) | 0;
+    let slot = hash & this.mask;
+    for (;;) {
+      const keyRef = this.slotKey[slot];
+      if (keyRef === 0) break;
+      if (this.slotHash[slot] === hash && bytesEqual(this.arena, keyRef - 1, keyRef - 1 + this.slotKeyLength[slot], buf, start, end)) {
+        return this.slotDecision[slot];
+      }
+      slot = (slot + 1) & this.mask;
+    }
+    const decision = decide(Buffer.from(buf.buffer, buf.byteOffset + start, end - start).toString('utf8'));
+    this.insert(slot, hash, buf, start, end, decision);
+    return decision;
+  }
+
+  private insert(slot: number, hash: number, buf: Uint8Array, start: number, end: number, decision: number): void {
+    const length = end - start;
+    if (this.size >= this.capacity * 0.75 || this.arenaUsed + length > this.maxArenaBytes) {
+      this.clear();
+      slot = hash & this.mask;
+    }
+    if (this.arenaUsed + length > this.arena.length) {
+      const next = new Uint8Array(Math.min(this.maxArenaBytes, Math.max(this.arena.length * 2, this.arenaUsed + length)));
+      next.set(this.arena.subarray(0, this.arenaUsed));
+      this.arena = next;
+    }
+    if (length > this.arena.length - this.arenaUsed) return; // a key larger than the arena is never cached
+    this.arena.set(buf.subarray(start, end), this.arenaUsed);
+    this.slotHash[slot] = hash;
+    this.slotKey[slot] = this.arenaUsed + 1;
+    this.slotKeyLength[slot] = length;
+    this.slotDecision[slot] = decision;
+    this.arenaUsed += length;
+    this.size++;
+  }
+
+  clear(): void {
+    this.slotKey.fill(0);
+    this.arenaUsed = 0;
+    this.size = 0;
+    this.clears++;
+  }
+}

@@ -1,0 +1,128 @@
+import { bytesEqual, hashBytes } from '../../otlp/hash.js';
+import { decodeMessage, encodeMessage } from '../../otlp/object-codec.js';
+import type { OtlpObject } from '../../otlp/object-codec.js';
+import type { EditList } from '../../otlp/rewriter.js';
+import type { OtlpMessageName } from '../../otlp/schema.js';
+import { METRIC_DATA } from '../../otlp/wire-index.js';
+import type { WireIndex } from '../../otlp/wire-index.js';
+import type { Processor } from '../../pipeline/processor.js';
+import { latestPoint, mergeExponentialHistogramPoints, mergeHistogramPoints, mergeSumPoints } from './merge-points.js';
+
+/**
+ * Runs after the attribute policy, on the rewritten request: when dropping or rewriting labels
+ * made two points of one metric the same series, they are merged into one (sums add, histograms
+ * merge bucket-wise, gauges and summaries keep the latest) instead of being sent as duplicates
+ * that a backend would reject or double count.
+ */
+
+export interface ReaggregationObserver {
+  /** `merged`: points folded into another; `unmergeable`: duplicates left as they were. */
+  onReaggregation(outcome: 'merged' | 'unmergeable', points: number): void;
+}
+
+const POINT_MESSAGE: Readonly<Record<number, OtlpMessageName>> = {
+  [METRIC_DATA.GAUGE]: 'NumberDataPoint',
+  [METRIC_DATA.SUM]: 'NumberDataPoint',
+  [METRIC_DATA.HISTOGRAM]: 'HistogramDataPoint',
+  [METRIC_DATA.EXPONENTIAL_HISTOGRAM]: 'ExponentialHistogramDataPoint',
+  [METRIC_DATA.SUMMARY]: 'SummaryDataPoint',
+};
+
+/** The merged point, or undefined when the parts cannot be merged honestly. */
+function mergePoints(dataKind: number, points: readonly OtlpObject[]): OtlpObject | undefined {
+  switch (dataKind) {
+    case METRIC_DATA.SUM:
+      return mergeSumPoints(points);
+    case METRIC_DATA.HISTOGRAM:
+      return mergeHistogramPoints(points);
+    case METRIC_DATA.EXPONENTIAL_HISTOGRAM:
+      return mergeExponentialHistogramPoints(points);
+    default:
+      return latestPoint(points);
+  }
+}
+
+/**
+ * Order-independent identity of a point's attribute set: the sums of two differently seeded
+ * hashes of each KeyValue's bytes. Equal hashes are confirmed byte for byte before merging.
+ */
+function attributeSetHash(ix: WireIndex, node: number, seed: number): number {
+  let h = 0;
+  for (let a = ix.nodeFirstAttr[node]; a >= 0; a = ix.attrNext[a]) h = (h + hashBytes(ix.buf, ix.attrKvStart[a], ix.attrKvEnd[a], seed)) | 0;
+  return h;
+}
+
+function sameAttributeSet(ix: WireIndex, x: number, y: number): boolean {
+  if (ix.nodeAttrCount[x] !== ix.nodeAttrCount[y]) return false;
+  for (let a = ix.nodeFirstAttr[x]; a >= 0; a = ix.attrNext[a]) {
+    let found = false;
+    for (let b = ix.nodeFirstAttr[y]; b >= 0 && !found; b = ix.attrNext[b]) {
+      found = bytesEqual(ix.buf, ix.attrKvStart[a], ix.attrKvEnd[a], ix.buf, ix.attrKvStart[b], ix.attrKvEnd[b]);
+    }
+    if (!found) return false;
+  }
+  return true;
+}
+
+export function createReaggregationProcessor(options: { readonly shouldRun: () => boolean; readonly observer?: ReaggregationObserver }): Processor {
+  const firstByHash = new Map<number, number>();
+  /** Items whose attribute set equals an earlier item's: item → the group's first item. */
+  let groupOf = new Int32Array(1024);
+
+  function process(ix: WireIndex, edits: EditList): undefined {
+    if (!options.shouldRun() || ix.itemCount < 2) return undefined;
+    if (groupOf.length < ix.itemCount) groupOf = new Int32Array(ix.itemCount * 2);
+    let first = 0;
+    while (first < ix.itemCount) {
+      const metric = ix.itemParent[first];
+      let end = first + 1;
+      while (end < ix.itemCount && ix.itemParent[end] === metric) end++;
+      if (end - first > 1) mergeDuplicates(ix, edits, metric, first, end);
+      first = end;
+    }
+    return undefined;
+  }
+
+  /** Points [first, end) of one metric: find equal attribute sets and merge each group. */
+  function mergeDuplicates(ix: WireIndex, edits: EditList, metric: number, first: number, end: number): void {
+    firstByHash.clear();
+    let duplicates = 0;
+    for (let i = first; i < end; i++) {
+      groupOf[i] = -1;
+      const node = ix.itemNode[i];
+      // 32 + 21 bits of two independent hashes: an exact integer key for the Map.
+      const key = (attributeSetHash(ix, node, 0x5bd1e995) >>> 0) * 2097152 + (attributeSetHash(ix, node, 0x1b873593) >>> 11);
+      const leader = firstByHash.get(key);
+      if (leader === undefined) firstByHash.set(key, i);
+      else if (sameAttributeSet(ix, ix.itemNode[leader], node)) {
+        groupOf[i] = leader;
+        duplicates++;
+      }
+    }
+    if (duplicates === 0) return;
+    const dataKind = ix.metricDataKind[metric];
+    const message = POINT_MESSAGE[dataKind];
+    for (let leader = first; leader < end; leader++) {
+      if (groupOf[leader] !== -1) continue;
+      const members = [leader];
+      for (let i = leader + 1; i < end; i++) if (groupOf[i] === leader) members.push(i);
+      if (members.length > 1) mergeGroup(ix, edits, message, dataKind, members);
+    }
+  }
+
+  function mergeGroup(ix: WireIndex, edits: EditList, message: OtlpMessageName, dataKind: number, members: number[]): void {
+    const nodes = members.map((i) => ix.itemNode[i]);
+    const points = nodes.map((n) => decodeMessage(message, ix.buf.subarray(ix.nodePayloadStart[n], ix.nodeEnd[n])));
+    const merged = mergePoints(dataKind, points);
+    if (!merged) {
+      options.observer?.onReaggregation('unmergeable', members.length);
+      return;
+    }
+    const survivor = nodes[0];
+    edits.replace(survivor, ix.nodePayloadStart[survivor], ix.nodeEnd[survivor], encodeMessage(message, merged));
+    for (const node of nodes.slice(1)) edits.dropNode(node);
+    options.observer?.onReaggregation('merged', members.length - 1);
+  }
+
+  return { name: 'reaggregate', signals: ['metrics'], process };
+}
