@@ -45,6 +45,12 @@ export async function startTollgate(configYaml = '', options: { timeoutMs?: numb
     env: { ...process.env, TOLLGATE_LOG_LEVEL: 'info', ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  // Never leave a server behind when the test process dies before its cleanup hooks run.
+  const killOnExit = (): void => {
+    child.kill('SIGKILL');
+  };
+  process.once('exit', killOnExit);
+  child.once('exit', () => process.off('exit', killOnExit));
   let stderr = '';
   child.stderr.setEncoding('utf8');
   child.stdout.resume();
