@@ -35,7 +35,7 @@ export function buildExporter(name: string, config: ExporterConfig, metrics: Sel
         randomizationFactor: retry.randomization_factor,
       },
       maxInFlightBytes: config.sending_queue.max_in_flight_bytes,
-      maxConcurrentRequests: config.sending_queue.max_concurrent_requests,
+      maxQueuedRequests: config.sending_queue.queue_size,
     },
     { observer, logger: logger.child({ exporter: name }) },
   );

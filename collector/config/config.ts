@@ -104,7 +104,10 @@ const sendingQueueSchema = object(
       byteSize({ min: 1, description: 'Request bytes held (queued or sending) before new exports are answered "busy" (the client is told to retry).' }),
       '64MiB',
     ),
-    max_concurrent_requests: optional(integer({ min: 1, description: 'HTTP requests in flight to the downstream at once.' }), 8),
+    queue_size: optional(
+      integer({ min: 1, description: 'Requests held (waiting or being sent) before new exports are answered "busy". Each signal sends one request at a time, in order.' }),
+      1000,
+    ),
   },
   { description: 'Bounds on what this exporter holds in memory.' },
 );
@@ -175,11 +178,34 @@ const limitsSchema = object(
   { description: 'Backpressure limits.' },
 );
 
+/** Used when no key is configured; `tollgate serve` warns, since anyone can reproduce such hashes. */
+export const DEFAULT_HASH_KEY = 'tollgate-default-hash-key';
+
 const rootFields = object({
   data_dir: optional(string({ minLength: 1, description: 'Directory for state (SQLite) and the file exporter; relative to the working directory.' }), './data'),
   receivers: optional(receiversSchema, {}),
   exporters: optional(exportersSchema, { file: {} }),
-  processors: optional(object({}, { description: 'Reserved for processor settings added later; no keys are accepted yet.' }), {}),
+  processors: optional(
+    object(
+      {
+        attribute_policy: optional(
+          object(
+            {
+              hash_key: optional(
+                string({ minLength: 8, description: 'Key of the HMAC-SHA256 behind the `hash` action. Set the same secret on every replica (e.g. `${env:TOLLGATE_HASH_KEY}`) so hashed values join up across them.' }),
+                DEFAULT_HASH_KEY,
+              ),
+              hash_length: optional(integer({ min: 8, max: 64, description: 'Hex characters of the HMAC kept in a hashed value.' }), 16),
+            },
+            { description: 'The attribute policy processor; the policies themselves live in the rules file.' },
+          ),
+          {},
+        ),
+      },
+      { description: 'Process-level settings of processors (governance policy lives in the rules file).' },
+    ),
+    {},
+  ),
   limits: optional(limitsSchema, {}),
   api: optional(
     object(
@@ -312,9 +338,12 @@ exporters:
   #     authorization: "Bearer \${env:BACKEND_TOKEN}"
   #   timeout: 10s
   #   retry_on_failure: { enabled: true, initial_interval: 5s, max_interval: 30s, max_elapsed_time: 300s }
-  #   sending_queue: { max_in_flight_bytes: 64MiB, max_concurrent_requests: 8 }
+  #   sending_queue: { max_in_flight_bytes: 64MiB, queue_size: 1000 }
 
-processors: {}                        # reserved
+processors:
+  attribute_policy:
+    hash_key: \${env:TOLLGATE_HASH_KEY:-tollgate-default-hash-key}   # set a secret shared by all replicas
+    hash_length: 16
 
 limits:
   memory_limit: 512MiB                # request bytes in flight; above it receivers answer 503/UNAVAILABLE

@@ -41,10 +41,10 @@ export interface OtlpHttpExporterOptions {
   /** Bytes (uncompressed bodies) held queued or in flight before answering busy. Default 64 MiB. */
   readonly maxInFlightBytes?: number;
   /**
-   * Requests held queued or in flight before answering busy. Default 8. Because each signal
+   * Requests held queued or in flight before answering busy. Default 1000. Because each signal
    * sends one request at a time, at most three are on the wire; the rest wait their turn.
    */
-  readonly maxConcurrentRequests?: number;
+  readonly maxQueuedRequests?: number;
 }
 
 export interface OtlpHttpExporterDeps {
@@ -59,7 +59,7 @@ export const OTLP_HTTP_DEFAULTS = Object.freeze({
   compression: 'gzip',
   timeoutMs: 10_000,
   maxInFlightBytes: 64 * 1024 * 1024,
-  maxConcurrentRequests: 8,
+  maxQueuedRequests: 1000,
 });
 
 /** Bytes of a response body kept for partial-success and error messages; the rest is drained. */
@@ -99,7 +99,7 @@ export function createOtlpHttpExporter(options: OtlpHttpExporterOptions, deps: O
   const compression = options.compression ?? OTLP_HTTP_DEFAULTS.compression;
   const timeoutMs = options.timeoutMs ?? OTLP_HTTP_DEFAULTS.timeoutMs;
   const maxInFlightBytes = options.maxInFlightBytes ?? OTLP_HTTP_DEFAULTS.maxInFlightBytes;
-  const maxConcurrentRequests = options.maxConcurrentRequests ?? OTLP_HTTP_DEFAULTS.maxConcurrentRequests;
+  const maxQueuedRequests = options.maxQueuedRequests ?? OTLP_HTTP_DEFAULTS.maxQueuedRequests;
   const policy = resolveRetryPolicy(options.retry);
   const observer = deps.observer ?? NOOP_EXPORTER_OBSERVER;
   const logger = deps.logger ?? NOOP_EXPORTER_LOGGER;
@@ -124,7 +124,7 @@ export function createOtlpHttpExporter(options: OtlpHttpExporterOptions, deps: O
   }
 
   function hasRoomFor(bytes: number): boolean {
-    if (heldRequests >= maxConcurrentRequests) return false;
+    if (heldRequests >= maxQueuedRequests) return false;
     // A request larger than the whole byte budget is still sent when nothing else is held;
     // refusing it would make its client retry forever.
     return heldBytes === 0 || heldBytes + bytes <= maxInFlightBytes;
@@ -204,7 +204,7 @@ export function createOtlpHttpExporter(options: OtlpHttpExporterOptions, deps: O
         return Promise.resolve(answer(request, { kind: 'failed', retryable: true, reason: 'exporter is shutting down' }));
       }
       if (!hasRoomFor(request.body.length)) {
-        const reason = `queue full (${heldRequests}/${maxConcurrentRequests} requests, ${heldBytes}/${maxInFlightBytes} bytes)`;
+        const reason = `queue full (${heldRequests}/${maxQueuedRequests} requests, ${heldBytes}/${maxInFlightBytes} bytes)`;
         return Promise.resolve(answer(request, { kind: 'busy', reason }));
       }
       const lane = lanes.get(request.signal);

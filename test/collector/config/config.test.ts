@@ -32,7 +32,7 @@ const DEFAULT_EXPECTED: TollgateConfig = {
     },
   },
   exporters: { file: { type: 'file', path: './data/export', max_file_size: 100 * MiB, max_files: 5 } },
-  processors: {},
+  processors: { attribute_policy: { hash_key: 'tollgate-default-hash-key', hash_length: 16 } },
   limits: { memory_limit: 512 * MiB, max_concurrent_requests: 256 },
   api: { endpoint: { host: '127.0.0.1', port: 8717 } },
   rules: null,
@@ -86,7 +86,7 @@ exporters:
       x-scope-orgid: team-a
     timeout: 2500ms
     retry_on_failure: { enabled: false, initial_interval: 1s, max_interval: 1m, max_elapsed_time: 0, multiplier: 2, randomization_factor: 0 }
-    sending_queue: { max_in_flight_bytes: 1GiB, max_concurrent_requests: 2 }
+    sending_queue: { max_in_flight_bytes: 1GiB, queue_size: 2 }
 processors: {}
 limits:
   memory_limit: 1GiB
@@ -116,7 +116,7 @@ test('a full example: every key set, units converted, signal URLs and file paths
       headers: { authorization: 'Bearer abc', 'x-scope-orgid': 'team-a' },
       timeout: 2500,
       retry_on_failure: { enabled: false, initial_interval: 1000, max_interval: 60_000, max_elapsed_time: 0, multiplier: 2, randomization_factor: 0 },
-      sending_queue: { max_in_flight_bytes: 1024 * MiB, max_concurrent_requests: 2 },
+      sending_queue: { max_in_flight_bytes: 1024 * MiB, queue_size: 2 },
     },
   };
   assert.deepEqual(config, {
@@ -130,7 +130,7 @@ test('a full example: every key set, units converted, signal URLs and file paths
       },
     },
     exporters: expectedExporters,
-    processors: {},
+    processors: { attribute_policy: { hash_key: 'tollgate-default-hash-key', hash_length: 16 } },
     limits: { memory_limit: 1024 * MiB, max_concurrent_requests: 32 },
     api: { endpoint: { host: '0.0.0.0', port: 9000 } },
     rules: './rules.yaml',
@@ -152,7 +152,7 @@ test('otlphttp defaults: gzip, 10s timeout, collector retry settings, signal pat
     headers: {},
     timeout: 10_000,
     retry_on_failure: { enabled: true, initial_interval: 5000, max_interval: 30_000, max_elapsed_time: 300_000, multiplier: 1.5, randomization_factor: 0.5 },
-    sending_queue: { max_in_flight_bytes: 64 * MiB, max_concurrent_requests: 8 },
+    sending_queue: { max_in_flight_bytes: 64 * MiB, queue_size: 1000 },
   });
 });
 
@@ -230,7 +230,7 @@ test('cross-key checks: clashing listeners, initial_interval above max_interval,
     '4:43 exporters.otlphttp.retry_on_failure.initial_interval: must not exceed max_interval (30s)',
   ]);
   assert.deepEqual(configIssues('exporters: {}\n'), ['1:12 exporters: must configure at least 1 exporter']);
-  assert.deepEqual(configIssues('processors: { batch: {} }\n'), ['1:22 processors.batch: unknown key "batch"']);
+  assert.deepEqual(configIssues('processors: { batch: {} }\n'), ['1:22 processors.batch: unknown key "batch" (expected one of: attribute_policy)']);
   assert.deepEqual(configIssues('- a\n- b\n'), ['1:1 : must be a mapping of keys to values, not a list']);
 });
 
@@ -323,7 +323,7 @@ type ExpectedConfig = {
     };
   };
   readonly exporters: Readonly<Record<string, ExpectedFileExporter | ExpectedOtlpHttpExporter>>;
-  readonly processors: Readonly<Record<string, never>>;
+  readonly processors: { readonly attribute_policy: { readonly hash_key: string; readonly hash_length: number } };
   readonly limits: { readonly memory_limit: number; readonly max_concurrent_requests: number };
   readonly api: { readonly endpoint: Endpoint };
   readonly rules: string | null;
@@ -348,7 +348,7 @@ type ExpectedOtlpHttpExporter = {
     readonly multiplier: number;
     readonly randomization_factor: number;
   };
-  readonly sending_queue: { readonly max_in_flight_bytes: number; readonly max_concurrent_requests: number };
+  readonly sending_queue: { readonly max_in_flight_bytes: number; readonly queue_size: number };
 };
 type MutuallyAssignable<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
 

@@ -277,11 +277,11 @@ void test('a per-attempt timeout counts as a retryable failure', async () => {
   }
 });
 
-void test('busy at once when maxInFlightBytes or maxConcurrentRequests would be exceeded', async () => {
+void test('busy at once when maxInFlightBytes or maxQueuedRequests would be exceeded', async () => {
   const release = deferred();
   const downstream = await startDownstream(() => ({ status: 200, after: release.promise }));
   const observer = recordingObserver();
-  const exporter = createOtlpHttpExporter({ endpoint: downstream.url, maxInFlightBytes: 1000, maxConcurrentRequests: 3 }, { observer });
+  const exporter = createOtlpHttpExporter({ endpoint: downstream.url, maxInFlightBytes: 1000, maxQueuedRequests: 3 }, { observer });
   try {
     const first = exporter.export({ signal: 'metrics', body: new Uint8Array(600), items: 6 });
     const tooBig = await exporter.export({ signal: 'traces', body: new Uint8Array(600), items: 6 });
