@@ -106,8 +106,22 @@ export function createPipeline(options: PipelineOptions): Pipeline {
     return { request: { signal, body: current, items }, received, rejected, message: messages.length > 0 ? messages.join('; ') : undefined };
   }
 
+  /** Items in a request refused before processing, so refusals are counted in items too. */
+  function countItems(signal: Signal, body: Uint8Array): number {
+    try {
+      return scanRequest(index, signal, body).itemCount;
+    } catch {
+      return 0;
+    }
+  }
+
   async function consume(signal: Signal, body: Uint8Array): Promise<ConsumeResult> {
-    admit(body.length);
+    try {
+      admit(body.length);
+    } catch (error) {
+      if (error instanceof TollgateError) error.items = countItems(signal, body);
+      throw error;
+    }
     // A no-op span unless self-tracing was enabled through the OTEL_* variables.
     const span = tracer.startSpan(`tollgate.consume ${signal}`, { attributes: { 'tollgate.signal': signal, 'tollgate.request.bytes': body.length } });
     let received = 0;

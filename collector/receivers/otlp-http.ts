@@ -38,6 +38,8 @@ const TRANSPORT = 'http';
 export function createOtlpHttpReceiver(options: OtlpHttpReceiverOptions): Receiver {
   const { pipeline, metrics, logger } = options;
   let active = 0;
+  /** Once stopping, every answer closes its connection, so keep-alive clients cannot hold the drain open. */
+  let draining = false;
   const server: Server = createServer({ keepAlive: true }, (req, res) => {
     void handle(req, res);
   });
@@ -84,10 +86,19 @@ export function createOtlpHttpReceiver(options: OtlpHttpReceiverOptions): Receiv
       send(res, 200, format, encodeExportResponse(signal, partial, format));
       return 200;
     } catch (error) {
+      if (!(error instanceof TollgateError) && req.destroyed) {
+        logger.debug('client closed the connection during the request', { signal, error });
+        return CLIENT_CLOSED;
+      }
       const failure = asTollgateError(error, logger);
       metrics.receiverItems.inc({ signal, transport: TRANSPORT, outcome: failure.code === 'malformed_request' ? 'rejected' : 'refused' }, failure.items);
       return reject(req, res, failure.code, format ?? fallbackFormat, failure.message);
     }
+  }
+
+  function send(res: ServerResponse, status: number, format: BodyFormat, body: Uint8Array): void {
+    if (draining) res.setHeader('Connection', 'close');
+    writeResponse(res, status, format, body);
   }
 
   function reject(req: IncomingMessage, res: ServerResponse, code: ErrorCode, format: BodyFormat, detail?: string): number {
@@ -110,7 +121,10 @@ export function createOtlpHttpReceiver(options: OtlpHttpReceiverOptions): Receiv
         });
       }),
     address: () => addressOf(server),
-    stop: (deadline) => closeServer(server, deadline),
+    stop: (deadline) => {
+      draining = true;
+      return closeServer(server, deadline);
+    },
   };
 }
 
@@ -123,10 +137,13 @@ function parseJsonBody(signal: Signal, body: Buffer): Uint8Array {
   }
 }
 
-function send(res: ServerResponse, status: number, format: BodyFormat, body: Uint8Array): void {
+function writeResponse(res: ServerResponse, status: number, format: BodyFormat, body: Uint8Array): void {
   res.writeHead(status, { 'Content-Type': BODY_CONTENT_TYPE[format], 'Content-Length': body.length });
   res.end(body);
 }
+
+/** A client that went away mid-request is not our error: there is nobody left to answer. */
+const CLIENT_CLOSED = 499;
 
 /** Anything that is not one of our coded errors is a bug: log it and answer 500. */
 export function asTollgateError(error: unknown, logger: Logger): TollgateError {

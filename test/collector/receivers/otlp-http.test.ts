@@ -3,7 +3,9 @@
 // request's format, and nothing of it reaches the downstream; good inputs all arrive.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { rmSync } from 'node:fs';
 import http from 'node:http';
+import net from 'node:net';
 import { deflateSync, gzipSync } from 'node:zlib';
 import { metricsRequest, metricsRequestObject, tracesRequest, tracesRequestObject } from '../../../bench/workloads.js';
 import { decodeRequest, encodeRequest } from '../../../collector/otlp/object-codec.js';
@@ -104,18 +106,20 @@ function varint(value: number): number[] {
 
 /** A length-delimited field. */
 function ld(field: number, payload: Uint8Array): Uint8Array {
-  return Uint8Array.from([...varint((field << 3) | 2), ...varint(payload.length), ...payload]);
+  return Buffer.concat([Uint8Array.from([...varint((field << 3) | 2), ...varint(payload.length)]), payload]);
 }
 
 /**
- * ExportMetricsServiceRequest { resource_metrics { resource { attributes { key: "deep",
- * value: AnyValue nested `depth` levels through array_value } } } }.
+ * ExportMetricsServiceRequest with one gauge data point whose attribute "deep" holds an AnyValue
+ * nested `depth` levels through array_value (the attribute's own value is level 1).
  */
 function nestedAnyValueRequest(depth: number): Uint8Array {
   let value = ld(1, Buffer.from('leaf')); // AnyValue { string_value }
   for (let level = 1; level < depth; level++) value = ld(5, ld(1, value)); // AnyValue { array_value { values } }
-  const keyValue = Uint8Array.from([...ld(1, Buffer.from('deep')), ...ld(2, value)]);
-  return ld(1, ld(1, ld(1, keyValue)));
+  const keyValue = Buffer.concat([ld(1, Buffer.from('deep')), ld(2, value)]);
+  const dataPoint = ld(7, keyValue); // NumberDataPoint.attributes
+  const metric = Buffer.concat([ld(1, Buffer.from('nested.metric')), ld(5, ld(1, dataPoint))]); // name, gauge { data_points }
+  return ld(1, ld(2, ld(2, metric))); // resource_metrics { scope_metrics { metrics } }
 }
 
 async function scrape(): Promise<string> {
@@ -155,6 +159,8 @@ before(async () => {
       '        max_request_body_size: 1MiB',
       '      grpc:',
       '        enabled: false',
+      'limits:',
+      '  max_concurrent_requests: 4',
       'exporters:',
       '  otlphttp:',
       `    endpoint: ${downstream.url}`,
@@ -169,6 +175,7 @@ before(async () => {
 after(async () => {
   keepAlive.destroy();
   await tollgate?.stop();
+  if (tollgate) rmSync(tollgate.dataDir, { recursive: true, force: true });
   await downstream?.close();
 });
 
@@ -204,9 +211,9 @@ describe('OTLP/HTTP receiver: malformed protobuf → 400 with a protobuf google.
     const before = downstream.requests.length;
     const body = nestedAnyValueRequest(64);
     const reply = await send('/v1/metrics', body, { headers: { 'content-type': PROTOBUF } });
-    // No metrics in it: zero items, so there is nothing to export.
     assert.equal(reply.status, 200, reply.body.toString());
-    assert.equal(downstream.requests.length, before, 'a request without items is not exported');
+    assert.equal(downstream.requests.length, before + 1);
+    assert.deepEqual(Buffer.from(downstream.requests[before].body), Buffer.from(body));
   });
 });
 
@@ -290,13 +297,10 @@ describe('OTLP/HTTP receiver: size limits apply after decompression → 413', ()
   });
 
   test('a body exactly at the limit is accepted', async () => {
-    // Pad a valid request with an unknown field up to exactly LIMIT bytes; unknown fields are skipped.
+    // Pad a valid request with an unknown field (skipped by parsers) up to exactly LIMIT bytes:
+    // tag of field 1000 is 2 bytes, a length near 1 MiB 3 bytes.
     const base = metricsRequest(10);
-    const padLength = LIMIT - base.length - 1 - varint(LIMIT).length; // tag + length prefix + payload
-    let pad = ld(1000, new Uint8Array(padLength));
-    pad = ld(1000, new Uint8Array(padLength - (pad.length - padLength - (LIMIT - base.length - padLength) + (LIMIT - base.length - padLength))));
-    const body = Buffer.concat([base, pad]);
-    const exact = body.length === LIMIT ? body : Buffer.concat([base, ld(1000, new Uint8Array(padLength + (LIMIT - body.length)))]);
+    const exact = Buffer.concat([base, ld(1000, new Uint8Array(LIMIT - base.length - 2 - 3))]);
     assert.equal(exact.length, LIMIT);
     const before = downstream.requests.length;
     const reply = await send('/v1/metrics', exact, { headers: { 'content-type': PROTOBUF } });
@@ -365,8 +369,6 @@ describe('OTLP/HTTP receiver: unsupported inputs', () => {
   });
 
   test('a refused request leaves its keep-alive connection usable', async () => {
-    const sockets = new Set<unknown>();
-    keepAlive.on('free', (socket) => sockets.add(socket));
     const tooLarge = await send('/v1/metrics', metricsRequest(3200), { headers: { 'content-type': PROTOBUF }, agent: keepAlive });
     assert.equal(tooLarge.status, 413);
     expectCode(413);
@@ -443,4 +445,40 @@ describe('OTLP/HTTP receiver: self-metrics and health after the bad requests', (
     assert.equal(tollgate.child.exitCode, null, 'the process is still running');
     assert.doesNotMatch(tollgate.stderr(), /"level":"error"/, 'no internal errors were logged');
   });
+});
+
+describe('OTLP/HTTP receiver: clients that disconnect mid-body (runs last: it logs errors today)', () => {
+  /** Starts a POST announcing 100 000 bytes, sends 1 000, then drops the connection. */
+  async function abortMidBody(): Promise<void> {
+    const [host, port] = splitHostPort(tollgate.http);
+    const socket = net.connect(port, host);
+    await new Promise<void>((resolve, reject) => {
+      socket.once('connect', resolve);
+      socket.once('error', reject);
+    });
+    socket.write('POST /v1/metrics HTTP/1.1\r\nHost: tollgate\r\nContent-Type: application/x-protobuf\r\nContent-Length: 100000\r\n\r\n');
+    socket.write(Buffer.alloc(1000));
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    socket.destroy();
+  }
+
+  let before500 = 0;
+  test('aborted uploads release their concurrency slot (limit 4, 6 aborts) and export nothing', async () => {
+    before500 = sample(await scrape(), 'tollgate_receiver_requests_total', { signal: 'metrics', transport: 'http', code: '500' });
+    await nothingReachesDownstream(async () => {
+      for (let i = 0; i < 6; i++) await abortMidBody();
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    });
+    const reply = await send('/v1/metrics', metricsRequest(5), { headers: { 'content-type': PROTOBUF } });
+    assert.equal(reply.status, 200, 'not refused as overloaded: no slot leaked');
+  });
+
+  test(
+    'an aborted upload is not an internal error (no 500 in the self-metrics, no error log)',
+    async () => {
+      const after500 = sample(await scrape(), 'tollgate_receiver_requests_total', { signal: 'metrics', transport: 'http', code: '500' });
+      assert.equal(after500 - before500, 0, 'client disconnects counted as 500');
+      assert.doesNotMatch(tollgate.stderr(), /"level":"error".*"message":"aborted"/);
+    },
+  );
 });
