@@ -32,6 +32,8 @@ export interface LoadResult {
   readonly windowSeconds: number;
   /** Latency of each 2xx response completed inside the window, ms. */
   readonly latenciesMs: readonly number[];
+  /** 2xx responses per one-second slice of the window, so a median rate can be taken like the other suites'. */
+  readonly completedPerSecond: readonly number[];
 }
 
 /** Longest wait for requests still in flight when a run ends. */
@@ -77,11 +79,13 @@ class Recorder {
   completedTotal = 0;
   readonly failures = new Map<number, number>();
   readonly latenciesMs: number[] = [];
+  readonly completedPerSecond: number[];
 
   constructor(warmupMs: number, measureMs: number, probe: WindowProbe | undefined) {
     const now = performance.now();
     this.windowStart = now + warmupMs;
     this.windowEnd = this.windowStart + measureMs;
+    this.completedPerSecond = new Array<number>(Math.ceil(measureMs / 1000)).fill(0);
     if (probe) {
       setTimeout(() => probe.begin(), warmupMs);
       setTimeout(() => probe.end(), warmupMs + measureMs);
@@ -100,6 +104,8 @@ class Recorder {
     if (ok) {
       this.completed++;
       this.latenciesMs.push(now - sentAt);
+      const slice = Math.min(this.completedPerSecond.length - 1, Math.floor((now - this.windowStart) / 1000));
+      this.completedPerSecond[slice]++;
     } else {
       this.failures.set(status, (this.failures.get(status) ?? 0) + 1);
     }
@@ -112,6 +118,7 @@ class Recorder {
       completedTotal: this.completedTotal,
       windowSeconds: (this.windowEnd - this.windowStart) / 1000,
       latenciesMs: this.latenciesMs,
+      completedPerSecond: this.completedPerSecond,
     };
   }
 }
@@ -134,7 +141,7 @@ export async function runClosedLoop(target: LoadTarget, concurrency: number, war
 
 /**
  * Sends at a fixed rate regardless of how fast answers come (open loop). Latency is measured
- * from the moment a request was *due*, not when it was sent, so that if the generator or the
+ * from the moment a request was *due* (or sent, if earlier), so that if the generator or the
  * server falls behind, the delay shows up in the figures instead of being hidden
  * ("coordinated omission").
  */
@@ -148,8 +155,12 @@ export async function runPaced(target: LoadTarget, requestsPerSecond: number, wa
     const dueAt = start + sent * intervalMs;
     const wait = dueAt - performance.now();
     if (wait > 0) await sleep(wait);
+    // Timers have millisecond granularity and fire a little early or late. Late: count from the
+    // due time, so generator lag is not hidden. Early: count from the real send, so no latency
+    // is made to look shorter than it was.
+    const latencyFrom = Math.min(dueAt, performance.now());
     const request = post(target).then((status) => {
-      recorder.record(status, dueAt);
+      recorder.record(status, latencyFrom);
       inFlight.delete(request);
     });
     inFlight.add(request);

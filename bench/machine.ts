@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { availableParallelism, totalmem } from 'node:os';
+import { cpus, totalmem } from 'node:os';
 import { printTable } from './report.js';
 import { toMebibytes } from './stats.js';
 
@@ -40,6 +40,11 @@ export function isPinnedTo(core: number): boolean {
   return allowedCpus() === String(core);
 }
 
+/** Every CPU of the machine; `availableParallelism()` would count only those this (already pinned) process may use. */
+function onlineCpus(): number {
+  return cpus().length;
+}
+
 let tasksetAvailable: boolean | undefined;
 
 /** Pinning needs `taskset` and a second core; without them the suites still run, unpinned. */
@@ -52,7 +57,7 @@ export function canPin(): boolean {
       tasksetAvailable = false;
     }
   }
-  return tasksetAvailable && availableParallelism() >= 2;
+  return tasksetAvailable && onlineCpus() >= 2;
 }
 
 /** The command line that runs `args` on one core, or unchanged when pinning is impossible. */
@@ -66,7 +71,7 @@ export function printMachine(): void {
     ['fact', 'value'],
     [
       ['CPU model', cpuModel()],
-      ['CPUs', String(availableParallelism())],
+      ['CPUs', String(onlineCpus())],
       ['memory', `${toMebibytes(totalmem()).toFixed(0)} MiB`],
       ['node', process.version],
       ['V8', process.versions.v8],

@@ -1,6 +1,8 @@
 import { EditList, NO_BYTES, rewrite } from '../collector/otlp/rewriter.js';
 import { scanRequest } from '../collector/otlp/scanner.js';
 import { WireIndex } from '../collector/otlp/wire-index.js';
+import { createCoreMeter, ownCpuSeconds } from './cpu-usage.js';
+import { BENCH_CORE, canPin } from './machine.js';
 import type { Figure } from './report.js';
 import { printTable } from './report.js';
 import { formatFixed, formatInteger, median, toMegabytes } from './stats.js';
@@ -19,6 +21,7 @@ const ROUND_MS = 1000;
 /** The unbounded labels the default rules deny; present on ~80 % / ~60 % of the points. */
 const DROPPED_KEYS = ['user_id', 'request_id'];
 const TARGET_POINTS_PER_SECOND = 1_000_000;
+const INTERFERENCE_WARNING_PERCENT = 10;
 
 interface Case {
   readonly name: string;
@@ -29,6 +32,8 @@ interface Case {
 interface CaseResult {
   readonly name: string;
   readonly requestsPerSecond: readonly number[];
+  /** The largest share of this core other processes took in any round, %. */
+  readonly otherLoadPercent: number;
 }
 
 export function runWireSuite(): Figure[] {
@@ -122,8 +127,12 @@ function measureCase(c: Case): CaseResult {
   const warmupEnd = performance.now() + WARMUP_MS;
   while (performance.now() < warmupEnd) checksum += c.run();
   const requestsPerSecond: number[] = [];
+  const core = createCoreMeter(BENCH_CORE);
+  let otherLoadPercent = 0;
   for (let round = 0; round < ROUNDS; round++) {
     let iterations = 0;
+    const cpuAtStart = ownCpuSeconds();
+    core.begin();
     const start = performance.now();
     let elapsed = 0;
     // One clock read per request is ~0.01 % of a request's cost, so no batching is needed.
@@ -133,16 +142,22 @@ function measureCase(c: Case): CaseResult {
       elapsed = performance.now() - start;
     }
     requestsPerSecond.push((iterations * 1000) / elapsed);
+    otherLoadPercent = Math.max(otherLoadPercent, core.end(ownCpuSeconds() - cpuAtStart).otherPercent);
   }
   if (checksum === 0) throw new Error(`wire: ${c.name} did no work`);
-  return { name: c.name, requestsPerSecond };
+  return { name: c.name, requestsPerSecond, otherLoadPercent };
 }
 
 function printWireTable(results: readonly CaseResult[], points: number, requestBytes: number): void {
   const rows = results.map((result) => {
     const perSecond = median(result.requestsPerSecond);
     const spread = `${formatInteger(Math.min(...result.requestsPerSecond) * points)}–${formatInteger(Math.max(...result.requestsPerSecond) * points)}`;
-    return [result.name, formatInteger(perSecond * points), spread, formatFixed(toMegabytes(perSecond * requestBytes), 1), formatFixed(1_000_000 / perSecond, 1)];
+    const otherLoad = canPin() ? formatFixed(result.otherLoadPercent, 0) : 'n/a';
+    return [result.name, formatInteger(perSecond * points), spread, formatFixed(toMegabytes(perSecond * requestBytes), 1), formatFixed(1_000_000 / perSecond, 1), otherLoad];
   });
-  printTable('wire (one core, in process; medians)', ['case', 'points/s', 'range over rounds', 'MB/s', 'µs/request'], rows);
+  printTable(`wire (core ${BENCH_CORE}, in process; medians)`, ['case', 'points/s', 'range over rounds', 'MB/s', 'µs/request', 'other load %'], rows);
+  const disturbed = results.filter((r) => canPin() && r.otherLoadPercent > INTERFERENCE_WARNING_PERCENT);
+  if (disturbed.length > 0) {
+    console.log(`WARNING: other processes took >${INTERFERENCE_WARNING_PERCENT} % of core ${BENCH_CORE} in some rounds (${disturbed.map((r) => r.name).join('; ')}); re-run on a quiet machine.`);
+  }
 }
