@@ -4,6 +4,7 @@ import type { ParseArgsConfig } from 'node:util';
 import { ConfigError, DEFAULT_CONFIG_YAML, loadConfig } from '../collector/config/config.js';
 import { createLogger } from '../collector/telemetry/logger.js';
 import { startSelfTracing } from '../collector/telemetry/self-tracing.js';
+import { runLint } from './lint.js';
 import { serve } from './serve.js';
 import { VERSION } from './version.js';
 
@@ -16,6 +17,7 @@ Usage:
   tollgate serve [--config FILE] [--rules FILE]   run the OTLP sidecar (embedded default without --config)
   tollgate config default                         print the embedded default config
   tollgate config check FILE                      validate a config file
+  tollgate lint [--format human|json] RULES...    validate governance rules files (for CI)
   tollgate version
 
 Exit codes: 0 ok, 1 error, 2 usage error, 3 findings.`;
@@ -29,6 +31,8 @@ async function main(argv: readonly string[]): Promise<number> {
       return runServe(rest);
     case 'config':
       return runConfig(rest);
+    case 'lint':
+      return runLint(rest, process);
     case 'version':
     case '--version':
       console.log(VERSION);
@@ -57,9 +61,13 @@ async function runServe(args: readonly string[]): Promise<number> {
   const { values } = parseFlags(args, { config: { type: 'string', short: 'c' }, rules: { type: 'string', short: 'r' } });
   const config = loadConfig(values.config);
   const logger = createLogger(config.telemetry.logs.level);
-  if (values.rules) logger.warn('--rules is accepted but governance rules arrive in a later release; ignoring', { rules: values.rules });
   const tracing = await startSelfTracing(process.env, logger, VERSION);
-  const running = await serve(config, logger);
+  const running = await serve(config, logger, { rulesPath: values.rules });
+  // SIGHUP re-reads the rules file now, the convention of daemons; the outcome is logged and counted.
+  const onHangup = (): void => {
+    running.governance.reload();
+  };
+  process.on('SIGHUP', onHangup);
   await new Promise<void>((resolve) => {
     const onSignal = (signal: NodeJS.Signals): void => {
       logger.info('signal received, shutting down', { signal });
@@ -70,6 +78,7 @@ async function runServe(args: readonly string[]): Promise<number> {
     process.on('SIGTERM', onSignal);
     process.on('SIGINT', onSignal);
   });
+  process.off('SIGHUP', onHangup);
   await running.stop();
   await tracing?.shutdown();
   return EXIT.OK;

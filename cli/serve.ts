@@ -1,7 +1,10 @@
 import { mkdirSync } from 'node:fs';
 import type { ExporterConfig, TollgateConfig } from '../collector/config/config.js';
+import { DEFAULT_HASH_KEY } from '../collector/config/config.js';
 import { createFileExporter } from '../collector/exporters/file.js';
 import { createOtlpHttpExporter } from '../collector/exporters/otlp-http.js';
+import { startGovernance } from '../collector/governance.js';
+import type { Governance } from '../collector/governance.js';
 import type { Exporter } from '../collector/pipeline/contracts.js';
 import { startService } from '../collector/service.js';
 import type { RunningService } from '../collector/service.js';
@@ -41,23 +44,56 @@ export function buildExporter(name: string, config: ExporterConfig, metrics: Sel
   );
 }
 
-/** Starts Tollgate as the config describes. */
-export async function serve(config: TollgateConfig, logger: Logger): Promise<RunningService> {
+export interface ServeOptions {
+  /** `--rules`: overrides the config's `rules` key. */
+  readonly rulesPath?: string;
+}
+
+export interface RunningTollgate extends RunningService {
+  readonly governance: Governance;
+}
+
+function rulesPathOf(config: TollgateConfig, options: ServeOptions): string | undefined {
+  return options.rulesPath ?? config.rules ?? undefined;
+}
+
+/** Starts Tollgate as the config describes. A rules file that cannot be loaded throws ConfigError before anything listens. */
+export async function serve(config: TollgateConfig, logger: Logger, options: ServeOptions = {}): Promise<RunningTollgate> {
   mkdirSync(config.data_dir, { recursive: true });
   const metrics = createSelfMetrics();
+  const policyConfig = config.processors.attribute_policy;
+  const governance = startGovernance({
+    rulesPath: rulesPathOf(config, options),
+    hashKey: policyConfig.hash_key,
+    hashKeyIsDefault: policyConfig.hash_key === DEFAULT_HASH_KEY,
+    hashLength: policyConfig.hash_length,
+    metrics,
+    logger,
+  });
   const exporters = Object.entries(config.exporters).map(([name, exporter]) => buildExporter(name, exporter, metrics, logger));
   const { http, grpc } = config.receivers.otlp.protocols;
-  return startService({
+  const running = await startService({
     http: http.enabled ? { ...http.endpoint, maxRequestBodySize: http.max_request_body_size } : undefined,
     grpc: grpc.enabled ? { ...grpc.endpoint, maxRecvMsgSize: grpc.max_recv_msg_size } : undefined,
     api: config.api.endpoint,
     maxConcurrentRequests: config.limits.max_concurrent_requests,
     memoryLimitBytes: config.limits.memory_limit,
-    processors: [],
+    processors: governance.processors,
     exporters,
     metrics,
     logger,
     drainTimeoutMs: config.shutdown.drain_timeout,
     version: VERSION,
+  }).catch((error: unknown) => {
+    governance.close();
+    throw error;
   });
+  return {
+    ...running,
+    governance,
+    stop: async () => {
+      governance.close();
+      await running.stop();
+    },
+  };
 }

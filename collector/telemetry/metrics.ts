@@ -20,6 +20,14 @@ export interface SelfMetrics {
   readonly processorItems: Counter<'processor' | 'signal' | 'direction'>;
   readonly inFlightBytes: Gauge;
   readonly memoryLimitBytes: Gauge;
+  /** outcome: success | failure | unchanged */
+  readonly rulesReloads: Counter<'outcome'>;
+  /** 1 for the rules in force, labelled with their hash; the previous hash's series is removed on swap. */
+  readonly rulesInfo: Gauge<'hash'>;
+  /** policy names come from the rules file, so the label set is bounded by its size. */
+  readonly attributeActions: Counter<'policy' | 'action' | 'signal' | 'mode'>;
+  /** outcome: merged (folded into an equal series) | unmergeable (left as duplicates) */
+  readonly reaggregatedPoints: Counter<'outcome'>;
 }
 
 export function createSelfMetrics(options: { defaultMetrics?: boolean } = {}): SelfMetrics {
@@ -85,6 +93,30 @@ export function createSelfMetrics(options: { defaultMetrics?: boolean } = {}): S
     memoryLimitBytes: new Gauge({
       name: 'tollgate_memory_limit_bytes',
       help: 'The configured limit on in-flight request bytes.',
+      registers,
+    }),
+    rulesReloads: new Counter({
+      name: 'tollgate_rules_reload_total',
+      help: 'Rules reloads (file change, SIGHUP or API) by outcome: success, failure (old rules kept), unchanged.',
+      labelNames: ['outcome'],
+      registers,
+    }),
+    rulesInfo: new Gauge({
+      name: 'tollgate_rules_info',
+      help: 'Always 1; the hash label names the governance rules in force.',
+      labelNames: ['hash'],
+      registers,
+    }),
+    attributeActions: new Counter({
+      name: 'tollgate_attribute_actions_total',
+      help: 'Attribute policy actions taken (mode=enforce) or that would have been taken (mode=audit), by policy, action and signal.',
+      labelNames: ['policy', 'action', 'signal', 'mode'],
+      registers,
+    }),
+    reaggregatedPoints: new Counter({
+      name: 'tollgate_reaggregated_points_total',
+      help: 'Data points that became the same series after an attribute policy: merged into it, or left unmergeable.',
+      labelNames: ['outcome'],
       registers,
     }),
   };

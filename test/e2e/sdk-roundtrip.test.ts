@@ -12,10 +12,11 @@ import { REQUEST_MESSAGE } from '../../collector/otlp/schema.js';
 import type { Signal } from '../../collector/otlp/signal.js';
 import { oracleDecode } from '../collector/otlp/oracle.js';
 import { startDownstream } from '../support/downstream.js';
+import { parsePrometheus, sampleSum } from '../support/prometheus.js';
 import type { Downstream } from '../support/downstream.js';
 import { startTollgate } from '../support/tollgate-process.js';
 import type { TollgateProcess } from '../support/tollgate-process.js';
-import { EXPORT_SUCCESS, withTimeout, KNOWN_METRICS, LINKED_CONTEXT, LOG_SCOPE, PRECISE_TIMES, produceTelemetry, REMOTE_PARENT, SCOPE, startSdkApp, WORKLOAD } from '../support/sdk-app.js';
+import { EXPORT_SUCCESS, stopE2eParts, withTimeout, KNOWN_METRICS, LINKED_CONTEXT, LOG_SCOPE, PRECISE_TIMES, produceTelemetry, REMOTE_PARENT, SCOPE, startSdkApp, WORKLOAD } from '../support/sdk-app.js';
 import type { SdkApp } from '../support/sdk-app.js';
 import { dataPointCount, expectedLogItems, expectedMetricItems, expectedSpanItems, flattenRequests, nanos } from '../support/sdk-expected.js';
 import type { FlatItem } from '../support/sdk-expected.js';
@@ -49,34 +50,6 @@ function byName(items: readonly FlatItem[], name: string): FlatItem[] {
   return items.filter((flat) => flat.item.name === name);
 }
 
-// ─── Prometheus text format ────────────────────────────────────────────────────────────────────
-
-interface Sample {
-  readonly name: string;
-  readonly labels: Readonly<Record<string, string>>;
-  readonly value: number;
-}
-
-function parsePrometheus(text: string): Sample[] {
-  const samples: Sample[] = [];
-  for (const line of text.split('\n')) {
-    if (line === '' || line.startsWith('#')) continue;
-    const match = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})?\s+(\S+)/.exec(line);
-    if (match === null) continue;
-    const labels: Record<string, string> = {};
-    for (const label of (match[2] ?? '').matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g)) labels[label[1]] = label[2];
-    samples.push({ name: match[1], labels, value: Number(match[3]) });
-  }
-  return samples;
-}
-
-/** Sum of the samples of `name` whose labels include `labels` (0 when there is none). */
-function sampleSum(samples: readonly Sample[], name: string, labels: Readonly<Record<string, string>>): number {
-  return samples
-    .filter((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v))
-    .reduce((sum, s) => sum + s.value, 0);
-}
-
 // ─── The test ──────────────────────────────────────────────────────────────────────────────────
 
 /** How the data is compressed on each hop. */
@@ -99,15 +72,8 @@ describe('real OpenTelemetry SDK → tollgate serve → OTLP/HTTP downstream', (
   let app: SdkApp | undefined;
 
   afterEach(async () => {
-    // Cleanup whatever happened: the SDK first (it may still hold gRPC/HTTP clients), then the process and the server.
-    try {
-      if (app) await withTimeout(app.shutdown(), 5_000, 'SDK shutdown').catch(() => undefined);
-      app?.dispose();
-    } finally {
-      await tollgate?.stop();
-      await downstream?.close();
-      [app, tollgate, downstream] = [undefined, undefined, undefined];
-    }
+    await stopE2eParts({ app, tollgate, downstream });
+    [app, tollgate, downstream] = [undefined, undefined, undefined];
   });
 
   for (const variant of VARIANTS) {

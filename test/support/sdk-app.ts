@@ -365,3 +365,21 @@ export function produceTelemetry(): void {
 
 /** Spans and log records `produceTelemetry` emits. */
 export const WORKLOAD = { spans: 6, logs: 4 } as const;
+
+/** What an end-to-end test started; any part may be missing when the test failed early. */
+export interface E2eParts {
+  readonly app?: SdkApp;
+  readonly tollgate?: { stop(): Promise<unknown> };
+  readonly downstream?: { close(): Promise<void> };
+}
+
+/** Cleans up whatever happened: the SDK first (it may still hold gRPC/HTTP clients), then the process and the server. */
+export async function stopE2eParts({ app, tollgate, downstream }: E2eParts): Promise<void> {
+  try {
+    if (app) await withTimeout(app.shutdown(), 5_000, 'SDK shutdown').catch(() => undefined);
+    app?.dispose();
+  } finally {
+    await tollgate?.stop();
+    await downstream?.close();
+  }
+}

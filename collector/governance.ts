@@ -1,0 +1,126 @@
+/**
+ * The governance side of a running Tollgate: the rules in force (hot reloaded from their file),
+ * the processors that enforce them, and what they report into the self-metrics and the logs.
+ * `serve` builds one; the pipeline only ever sees the processors.
+ */
+import type { AttributeAction, CompiledRules, PolicyMode } from '../rules/compiled.js';
+import { defaultRules, loadRules } from '../rules/load.js';
+import { createRulesWatcher } from '../rules/watcher.js';
+import type { ReloadReport } from '../rules/watcher.js';
+import type { Signal } from './otlp/signal.js';
+import type { Processor } from './pipeline/processor.js';
+import { createAttributePolicyProcessor } from './processors/attribute-policy/processor.js';
+import type { AttributeActionObserver } from './processors/attribute-policy/processor.js';
+import { createReaggregationProcessor } from './processors/attribute-policy/reaggregate.js';
+import type { Logger } from './telemetry/logger.js';
+import type { SelfMetrics } from './telemetry/metrics.js';
+
+export interface GovernanceOptions {
+  /** The rules file; undefined runs the embedded default rules. */
+  readonly rulesPath: string | undefined;
+  readonly hashKey: string;
+  /** The built-in key is public: `hash` with it is guessable, so rules that hash get a warning. */
+  readonly hashKeyIsDefault: boolean;
+  readonly hashLength: number;
+  readonly metrics: SelfMetrics;
+  readonly logger: Logger;
+  /** How often the rules file's content is checked for a change (default 1 s). */
+  readonly pollMs?: number;
+}
+
+/** One line of the action tally: how often a policy acted (or would have, in audit mode). */
+export interface ActionCount {
+  readonly signal: Signal;
+  readonly policy: string;
+  readonly action: AttributeAction;
+  readonly mode: PolicyMode;
+  readonly count: number;
+}
+
+export interface Governance {
+  /** In pipeline order: attribute policy, then re-aggregation of the series it made equal. */
+  readonly processors: readonly Processor[];
+  rules(): CompiledRules;
+  /** Re-reads the rules file now (SIGHUP, the admin API); never throws. */
+  reload(): ReloadReport;
+  /** Action counts since the last drain, for the usage store to persist. */
+  drainActionCounts(): ActionCount[];
+  close(): void;
+}
+
+/**
+ * Counts actions per (signal, policy, action, mode) in memory between drains. The key set is
+ * bounded by the rules file (policies × actions × signals × modes), so it cannot grow with traffic.
+ */
+function createActionTally(metrics: SelfMetrics): AttributeActionObserver & { drain(): ActionCount[] } {
+  let tally = new Map<string, ActionCount>();
+  return {
+    onActions(signal, policy, action, mode, count) {
+      metrics.attributeActions.inc({ policy, action, signal, mode }, count);
+      const key = `${signal}\u0000${policy}\u0000${action}\u0000${mode}`;
+      const seen = tally.get(key);
+      tally.set(key, { signal, policy, action, mode, count: (seen?.count ?? 0) + count });
+    },
+    drain() {
+      const counts = [...tally.values()];
+      tally = new Map();
+      return counts;
+    },
+  };
+}
+
+/** Loads the rules (a bad file at start throws ConfigError: Tollgate must not start on a policy it cannot read). */
+export function startGovernance(options: GovernanceOptions): Governance {
+  const { metrics, logger, rulesPath } = options;
+  const initial = rulesPath === undefined ? defaultRules() : loadRules(rulesPath);
+  const announce = (rules: CompiledRules, previous?: CompiledRules): void => {
+    if (previous) metrics.rulesInfo.remove({ hash: previous.hash });
+    metrics.rulesInfo.set({ hash: rules.hash }, 1);
+    const hashing = rules.attributePolicies.filter((p) => p.action === 'hash').map((p) => p.name);
+    if (options.hashKeyIsDefault && hashing.length > 0) {
+      logger.warn('policies hash values with the built-in hash key: anyone can recompute them; set processors.attribute_policy.hash_key to a secret', { policies: hashing });
+    }
+  };
+  announce(initial);
+  logger.info('rules loaded', { source: rulesPath ?? 'embedded default', hash: initial.hash, mode: initial.mode, teams: initial.teams.length, attributePolicies: initial.attributePolicies.length });
+
+  let previous = initial;
+  const watcher = createRulesWatcher({
+    path: rulesPath,
+    load: loadRules,
+    initial,
+    pollMs: options.pollMs,
+    onReload(report, rules) {
+      metrics.rulesReloads.inc({ outcome: report.outcome });
+      if (report.outcome === 'failure') {
+        logger.error('rules reload failed; the previous rules stay in force', { source: rulesPath, hash: report.hash, error: report.error });
+        return;
+      }
+      if (report.outcome === 'success') {
+        announce(rules, previous);
+        logger.info('rules reloaded', { source: rulesPath, hash: rules.hash, previousHash: previous.hash });
+        previous = rules;
+      }
+    },
+  });
+
+  const tally = createActionTally(metrics);
+  const attributePolicy = createAttributePolicyProcessor({
+    rules: () => watcher.current(),
+    hashKey: options.hashKey,
+    hashLength: options.hashLength,
+    observer: tally,
+  });
+  const reaggregation = createReaggregationProcessor({
+    shouldRun: () => attributePolicy.pointAttributesChanged,
+    observer: { onReaggregation: (outcome, points) => metrics.reaggregatedPoints.inc({ outcome }, points) },
+  });
+
+  return {
+    processors: [attributePolicy, reaggregation],
+    rules: () => watcher.current(),
+    reload: () => watcher.reload(),
+    drainActionCounts: () => tally.drain(),
+    close: () => watcher.close(),
+  };
+}
