@@ -72,7 +72,8 @@ export function toJsonSchema(schema: AnySchema, meta: { readonly title: string; 
     }
     return withDescription({ ...structuralJson(node, convert), ...annotation?.extend }, node.description);
   };
-  const root = convert(schema);
+  // The root schema's own (short) description would otherwise overwrite the document's.
+  const { description: _rootDescription, ...root } = convert(schema);
   const sortedDefinitions = Object.fromEntries(Object.entries(definitions).sort(([a], [b]) => a.localeCompare(b)));
   return { $schema: JSON_SCHEMA_DIALECT, title: meta.title, description: meta.description, ...root, $defs: sortedDefinitions };
 }

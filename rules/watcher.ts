@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { readFileSync, unwatchFile, watchFile } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import type { CompiledRules } from './compiled.js';
 
 /**
@@ -9,7 +9,10 @@ import type { CompiledRules } from './compiled.js';
  * between requests, atomically.
  *
  * Change detection polls the file's stat: it survives editors that replace files by rename and
- * Kubernetes ConfigMap updates (a symlink swap), where directory watches miss events.
+ * Kubernetes ConfigMap updates (a symlink swap), where directory watches miss events. The poll
+ * is our own timer with a synchronous stat rather than fs.watchFile: watchFile takes its first
+ * stat asynchronously after it starts, so a change written in that gap went unnoticed until the
+ * next change.
  */
 
 export type ReloadOutcome = 'success' | 'failure' | 'unchanged';
@@ -46,9 +49,22 @@ function fingerprint(path: string): string | undefined {
   }
 }
 
+/** What a poll compares; undefined while the file cannot be stat'ed (missing, no permission). */
+function statKey(path: string): string | undefined {
+  try {
+    const stat = statSync(path, { throwIfNoEntry: false });
+    return stat && `${stat.dev}:${stat.ino}:${stat.size}:${stat.mtimeMs}:${stat.ctimeMs}`;
+  } catch {
+    return undefined;
+  }
+}
+
 export function createRulesWatcher(options: RulesWatcherOptions): RulesWatcher {
   let rules = options.initial;
   const path = options.path;
+  // The baseline, taken synchronously: only a change between the caller loading `initial` and
+  // these two lines (synchronous code, microseconds) could still go unnoticed.
+  let lastStat = path ? statKey(path) : undefined;
   let lastFingerprint = path ? fingerprint(path) : undefined;
 
   function reload(): ReloadReport {
@@ -71,17 +87,21 @@ export function createRulesWatcher(options: RulesWatcherOptions): RulesWatcher {
     return report;
   }
 
-  if (path) {
-    watchFile(path, { interval: options.pollMs ?? 1000, persistent: false }, () => {
-      if (fingerprint(path) !== lastFingerprint) reload();
-    });
+  // A stat change without a content change (touch, a rewrite with the same bytes) is no reload.
+  function poll(): void {
+    if (!path) return;
+    const stat = statKey(path);
+    if (stat === lastStat) return;
+    lastStat = stat;
+    if (fingerprint(path) !== lastFingerprint) reload();
   }
+
+  // unref: a watcher alone must not keep the process alive.
+  const timer = path ? setInterval(poll, options.pollMs ?? 1000).unref() : undefined;
 
   return {
     current: () => rules,
     reload,
-    close: () => {
-      if (path) unwatchFile(path);
-    },
+    close: () => clearInterval(timer),
   };
 }
