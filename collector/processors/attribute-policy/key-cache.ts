@@ -54,6 +54,9 @@ export class KeyDecisionCache {
 
   private insert(slot: number, hash: number, buf: Uint8Array, start: number, end: number, decision: number): void {
     const length = end - start;
+    // Checked before the fullness test: a key that can never fit must not empty the cache
+    // (a client repeating one huge key would otherwise clear it on every request).
+    if (length > this.maxArenaBytes) return;
     if (this.size >= this.capacity * 0.75 || this.arenaUsed + length > this.maxArenaBytes) {
       this.clear();
       slot = hash & this.mask;
@@ -63,7 +66,6 @@ export class KeyDecisionCache {
       next.set(this.arena.subarray(0, this.arenaUsed));
       this.arena = next;
     }
-    if (length > this.arena.length - this.arenaUsed) return; // a key larger than the arena is never cached
     this.arena.set(buf.subarray(start, end), this.arenaUsed);
     this.slotHash[slot] = hash;
     this.slotKey[slot] = this.arenaUsed + 1;

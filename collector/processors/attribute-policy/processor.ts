@@ -78,16 +78,24 @@ function buildPlan(policies: readonly CompiledAttributePolicy[]): SignalPlan {
     attributeTargetMask: maskOf(words, (i) => policies[i].targets.attributes, policies.length),
     bodyPolicies: policies.flatMap((p, i) => (p.targets.body ? [i] : [])),
     keyMasks: [new Uint32Array(words)],
-    keyMaskIndex: new Map([['0'.repeat(words), 0]]),
+    keyMaskIndex: new Map([[maskId(new Uint32Array(words)), 0]]),
     keyCache: new KeyDecisionCache(),
     redactions: policies.map((p) => encodeStringValue(p.replacement)),
   };
 }
 
+/**
+ * A mask's key in keyMaskIndex. The empty mask must get the same id as index 0's, or keys no
+ * policy names would miss the hot path's `decision === 0` shortcut.
+ */
+function maskId(mask: Uint32Array): string {
+  return Array.from(mask, (w) => w.toString(16)).join(',');
+}
+
 /** Which policies' key matchers accept `key`, as an index into the plan's distinct masks. */
 function decideKey(plan: SignalPlan, key: string): number {
   const mask = maskOf(plan.words, (i) => plan.policies[i].keys?.test(key) ?? true, plan.policies.length);
-  const id = Array.from(mask, (w) => w.toString(16)).join(',');
+  const id = maskId(mask);
   let index = plan.keyMaskIndex.get(id);
   if (index === undefined) {
     index = plan.keyMasks.length;
@@ -257,6 +265,11 @@ export function createAttributePolicyProcessor(options: AttributePolicyOptions):
 
   /** Raises dropped_attributes_count where OTLP has one; edits inside rejected items are discarded by the rewriter. */
   function finishDroppedCounts(ix: WireIndex, edits: EditList): void {
+    // A missing count is inserted at its owner's end, and a span's last event or link ends where
+    // the span does. The rewriter applies insertions at one offset in the order they were
+    // recorded, so the inner node's must come first or each count lands in the other message.
+    // Nodes are numbered in pre-order: a descendant always has the higher number.
+    scratch.touchedNodes.sort((x, y) => y - x);
     for (const node of scratch.touchedNodes) {
       setDroppedAttributesCount(ix, edits, node, ix.nodeDroppedValue[node] + scratch.droppedPerNode[node]);
       scratch.droppedPerNode[node] = 0;

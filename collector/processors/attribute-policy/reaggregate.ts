@@ -1,5 +1,5 @@
 import { bytesEqual, hashBytes } from '../../otlp/hash.js';
-import { decodeMessage, encodeMessage } from '../../otlp/object-codec.js';
+import { decodeMessage, encodeMessage, OtlpObjectError } from '../../otlp/object-codec.js';
 import type { OtlpObject } from '../../otlp/object-codec.js';
 import type { EditList } from '../../otlp/rewriter.js';
 import type { OtlpMessageName } from '../../otlp/schema.js';
@@ -42,6 +42,9 @@ function mergePoints(dataKind: number, points: readonly OtlpObject[]): OtlpObjec
   }
 }
 
+/** AggregationTemporality of Sum, Histogram and ExponentialHistogram (OTLP metrics.proto). */
+const TEMPORALITY_CUMULATIVE = 2;
+
 /**
  * Order-independent identity of a point's attribute set: the sums of two differently seeded
  * hashes of each KeyValue's bytes. Equal hashes are confirmed byte for byte before merging.
@@ -50,6 +53,23 @@ function attributeSetHash(ix: WireIndex, node: number, seed: number): number {
   let h = 0;
   for (let a = ix.nodeFirstAttr[node]; a >= 0; a = ix.attrNext[a]) h = (h + hashBytes(ix.buf, ix.attrKvStart[a], ix.attrKvEnd[a], seed)) | 0;
   return h;
+}
+
+/** A 32-bit mix of a point's time (a double holding an integer up to 2^64). */
+function timeHash(time: number): number {
+  const high = (time / 4294967296) >>> 0;
+  const low = time >>> 0;
+  return Math.imul(high ^ Math.imul(low, 0x9e3779b1), 0x85ebca6b);
+}
+
+/**
+ * The Map key of a point's series: 32 + 21 bits of two independent attribute-set hashes, an
+ * exact integer. With `byTime` the point's time is part of it (see mergeDuplicates).
+ */
+function seriesKey(ix: WireIndex, item: number, byTime: boolean): number {
+  const node = ix.itemNode[item];
+  const time = byTime ? timeHash(ix.itemTime[item]) : 0;
+  return ((attributeSetHash(ix, node, 0x5bd1e995) ^ time) >>> 0) * 2097152 + (attributeSetHash(ix, node, 0x1b873593) >>> 11);
 }
 
 function sameAttributeSet(ix: WireIndex, x: number, y: number): boolean {
@@ -83,18 +103,26 @@ export function createReaggregationProcessor(options: { readonly shouldRun: () =
     return undefined;
   }
 
-  /** Points [first, end) of one metric: find equal attribute sets and merge each group. */
+  /**
+   * Points [first, end) of one metric: find equal attribute sets and merge each group.
+   *
+   * A cumulative value is a running total at one instant, so only points of the same time are
+   * one observation: adding a series' totals from two instants would count the same events
+   * twice (as would merging series A at t1 and t2 with series B at t1 and t2 into one point).
+   * Delta points add up whatever their windows, and gauges keep the latest, so those group by
+   * attributes alone. Times compare as the index holds them, to within ~256 ns.
+   */
   function mergeDuplicates(ix: WireIndex, edits: EditList, metric: number, first: number, end: number): void {
     firstByHash.clear();
+    const byTime = ix.metricTemporality[metric] === TEMPORALITY_CUMULATIVE;
     let duplicates = 0;
     for (let i = first; i < end; i++) {
       groupOf[i] = -1;
       const node = ix.itemNode[i];
-      // 32 + 21 bits of two independent hashes: an exact integer key for the Map.
-      const key = (attributeSetHash(ix, node, 0x5bd1e995) >>> 0) * 2097152 + (attributeSetHash(ix, node, 0x1b873593) >>> 11);
+      const key = seriesKey(ix, i, byTime);
       const leader = firstByHash.get(key);
       if (leader === undefined) firstByHash.set(key, i);
-      else if (sameAttributeSet(ix, ix.itemNode[leader], node)) {
+      else if (sameAttributeSet(ix, ix.itemNode[leader], node) && (!byTime || ix.itemTime[leader] === ix.itemTime[i])) {
         groupOf[i] = leader;
         duplicates++;
       }
@@ -114,15 +142,29 @@ export function createReaggregationProcessor(options: { readonly shouldRun: () =
     const nodes = members.map((i) => ix.itemNode[i]);
     const points = nodes.map((n) => decodeMessage(message, ix.buf.subarray(ix.nodePayloadStart[n], ix.nodeEnd[n])));
     const merged = mergePoints(dataKind, points);
-    if (!merged) {
+    const encoded = merged && encodeMerged(message, merged);
+    if (!encoded) {
       options.observer?.onReaggregation('unmergeable', members.length);
       return;
     }
     const survivor = nodes[0];
-    edits.replace(survivor, ix.nodePayloadStart[survivor], ix.nodeEnd[survivor], encodeMessage(message, merged));
+    edits.replace(survivor, ix.nodePayloadStart[survivor], ix.nodeEnd[survivor], encoded);
     for (const node of nodes.slice(1)) edits.dropNode(node);
     options.observer?.onReaggregation('merged', members.length - 1);
   }
 
   return { name: 'reaggregate', signals: ['metrics'], process };
+}
+
+/**
+ * The merged point's bytes, or undefined when a total does not fit its field (an int64 sum or
+ * a uint64 count past 2^64): such points stay as they came rather than failing the request.
+ */
+function encodeMerged(message: OtlpMessageName, merged: OtlpObject): Uint8Array | undefined {
+  try {
+    return encodeMessage(message, merged);
+  } catch (error) {
+    if (error instanceof OtlpObjectError) return undefined;
+    throw error;
+  }
 }

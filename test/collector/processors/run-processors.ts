@@ -1,0 +1,73 @@
+// The pipeline's governing loop without its I/O, so processor tests see exactly what the
+// exporters would: scan, run each processor of the signal on the current index, and after a
+// processor that edited, rewrite and rescan so the next one sees what the previous one left
+// (collector/pipeline/pipeline.ts, govern()).
+
+import { parseRules } from '../../../rules/load.js';
+import type { CompiledRules } from '../../../rules/compiled.js';
+import { EditList, rewrite } from '../../../collector/otlp/rewriter.js';
+import { scanRequest } from '../../../collector/otlp/scanner.js';
+import type { Signal } from '../../../collector/otlp/signal.js';
+import { WireIndex } from '../../../collector/otlp/wire-index.js';
+import type { Processor, ProcessorContext } from '../../../collector/pipeline/processor.js';
+import { createAttributePolicyProcessor } from '../../../collector/processors/attribute-policy/processor.js';
+import type { AttributePolicyOptions } from '../../../collector/processors/attribute-policy/processor.js';
+import { createReaggregationProcessor } from '../../../collector/processors/attribute-policy/reaggregate.js';
+import type { ReaggregationObserver } from '../../../collector/processors/attribute-policy/reaggregate.js';
+
+export interface ProcessedRequest {
+  /** The request the exporters would get (the very input buffer when nothing was edited). */
+  readonly bytes: Uint8Array;
+  /** Items left. */
+  readonly items: number;
+  /** Items refused by policy (partial success) and the messages, as the pipeline joins them. */
+  readonly rejected: number;
+  readonly message: string | undefined;
+}
+
+/** Processors never read the clock or the dice here; a fixed context keeps runs reproducible. */
+const CONTEXT: ProcessorContext = { now: () => 0, random: () => 0 };
+
+export function runProcessors(processors: readonly Processor[], signal: Signal, body: Uint8Array): ProcessedRequest {
+  const index = new WireIndex();
+  const edits = new EditList();
+  scanRequest(index, signal, body);
+  let current = body;
+  let items = index.itemCount;
+  let rejected = 0;
+  const messages: string[] = [];
+  for (const processor of processors.filter((p) => p.signals.includes(signal))) {
+    edits.clear();
+    const rejection = processor.process(index, edits, CONTEXT);
+    if (rejection && rejection.items > 0) {
+      rejected += rejection.items;
+      messages.push(rejection.message);
+    }
+    if (!edits.isEmpty) {
+      const result = rewrite(index, edits);
+      current = result.bytes;
+      items = result.items;
+      scanRequest(index, signal, current);
+    }
+  }
+  return { bytes: current, items, rejected, message: messages.length > 0 ? messages.join('; ') : undefined };
+}
+
+export interface GovernanceChainOptions extends Omit<AttributePolicyOptions, 'rules'> {
+  readonly reaggregationObserver?: ReaggregationObserver;
+}
+
+/** The attribute policy followed by re-aggregation, wired as collector/governance.ts wires them. */
+export function governanceChain(rules: CompiledRules, options: GovernanceChainOptions): Processor[] {
+  const attributePolicy = createAttributePolicyProcessor({ ...options, rules: () => rules });
+  const reaggregation = createReaggregationProcessor({
+    shouldRun: () => attributePolicy.pointAttributesChanged,
+    observer: options.reaggregationObserver,
+  });
+  return [attributePolicy, reaggregation];
+}
+
+/** Rules from YAML text (throws the rules engine's ConfigError, naming the problem, if invalid). */
+export function rulesFrom(yaml: string, source = 'test rules'): CompiledRules {
+  return parseRules(yaml, source);
+}
