@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { parseArgs } from 'node:util';
 import { startWatchdog } from './children.js';
 import { runE2eHttpSuite } from './e2e-http-suite.js';
+import { runPolicySuite } from './policy-suite.js';
 import { BENCH_CORE, canPin, isPinnedTo, printMachine } from './machine.js';
 import type { Figure } from './report.js';
 import { printSummary } from './report.js';
@@ -21,6 +22,7 @@ interface RunOptions {
 
 const SUITES: Readonly<Record<string, (options: RunOptions) => Figure[] | Promise<Figure[]>>> = {
   wire: () => runWireSuite(),
+  policy: () => runPolicySuite(),
   'e2e-http': (options) => runE2eHttpSuite({ profileDir: options.profileDir }),
 };
 

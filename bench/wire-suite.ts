@@ -23,13 +23,13 @@ const DROPPED_KEYS = ['user_id', 'request_id'];
 const TARGET_POINTS_PER_SECOND = 1_000_000;
 const INTERFERENCE_WARNING_PERCENT = 10;
 
-interface Case {
+export interface Case {
   readonly name: string;
   /** Processes the request once; returns a number folded into a checksum so no work is optimised away. */
   readonly run: () => number;
 }
 
-interface CaseResult {
+export interface CaseResult {
   readonly name: string;
   readonly requestsPerSecond: readonly number[];
   /** The largest share of this core other processes took in any round, %. */
@@ -122,7 +122,8 @@ function checkDropCase(request: Uint8Array, keys: readonly Uint8Array[]): void {
   }
 }
 
-function measureCase(c: Case): CaseResult {
+/** Runs a case for ROUNDS rounds after a warm-up, on this (pinned) core. */
+export function measureCase(c: Case): CaseResult {
   let checksum = 0;
   const warmupEnd = performance.now() + WARMUP_MS;
   while (performance.now() < warmupEnd) checksum += c.run();
@@ -144,18 +145,18 @@ function measureCase(c: Case): CaseResult {
     requestsPerSecond.push((iterations * 1000) / elapsed);
     otherLoadPercent = Math.max(otherLoadPercent, core.end(ownCpuSeconds() - cpuAtStart).otherPercent);
   }
-  if (checksum === 0) throw new Error(`wire: ${c.name} did no work`);
+  if (checksum === 0) throw new Error(`${c.name} did no work`);
   return { name: c.name, requestsPerSecond, otherLoadPercent };
 }
 
-function printWireTable(results: readonly CaseResult[], points: number, requestBytes: number): void {
+export function printWireTable(results: readonly CaseResult[], points: number, requestBytes: number, title = 'wire'): void {
   const rows = results.map((result) => {
     const perSecond = median(result.requestsPerSecond);
     const spread = `${formatInteger(Math.min(...result.requestsPerSecond) * points)}–${formatInteger(Math.max(...result.requestsPerSecond) * points)}`;
     const otherLoad = canPin() ? formatFixed(result.otherLoadPercent, 0) : 'n/a';
     return [result.name, formatInteger(perSecond * points), spread, formatFixed(toMegabytes(perSecond * requestBytes), 1), formatFixed(1_000_000 / perSecond, 1), otherLoad];
   });
-  printTable(`wire (core ${BENCH_CORE}, in process; medians)`, ['case', 'points/s', 'range over rounds', 'MB/s', 'µs/request', 'other load %'], rows);
+  printTable(`${title} (core ${BENCH_CORE}, in process; medians)`, ['case', 'points/s', 'range over rounds', 'MB/s', 'µs/request', 'other load %'], rows);
   const disturbed = results.filter((r) => canPin() && r.otherLoadPercent > INTERFERENCE_WARNING_PERCENT);
   if (disturbed.length > 0) {
     console.log(`WARNING: other processes took >${INTERFERENCE_WARNING_PERCENT} % of core ${BENCH_CORE} in some rounds (${disturbed.map((r) => r.name).join('; ')}); re-run on a quiet machine.`);

@@ -82,3 +82,38 @@ export class KeyDecisionCache {
     this.clears++;
   }
 }
+
+/**
+ * The fast path in front of the cache: points of one metric (and spans of one service) carry
+ * the same keys in the same order, so the key at position k of an owner is usually the key at
+ * position k of the previous owner. Comparing the bytes with that earlier key, in the same
+ * request buffer, answers without hashing. Valid for one request: `reset()` before each.
+ */
+export class PositionalKeyMemo {
+  private static readonly POSITIONS = 64;
+  private readonly keyStart = new Int32Array(PositionalKeyMemo.POSITIONS);
+  private readonly keyEnd = new Int32Array(PositionalKeyMemo.POSITIONS);
+  private readonly decision = new Int32Array(PositionalKeyMemo.POSITIONS).fill(-1);
+
+  reset(): void {
+    this.decision.fill(-1);
+  }
+
+  /** The decision remembered for the key buf[start, end) at this position, or -1. */
+  decisionAt(position: number, buf: Uint8Array, start: number, end: number): number {
+    if (position >= PositionalKeyMemo.POSITIONS) return -1;
+    const known = this.decision[position];
+    if (known < 0) return -1;
+    const knownStart = this.keyStart[position];
+    if (this.keyEnd[position] - knownStart !== end - start) return -1;
+    for (let i = start, j = knownStart; i < end; i++, j++) if (buf[i] !== buf[j]) return -1;
+    return known;
+  }
+
+  remember(position: number, start: number, end: number, decision: number): void {
+    if (position >= PositionalKeyMemo.POSITIONS) return;
+    this.keyStart[position] = start;
+    this.keyEnd[position] = end;
+    this.decision[position] = decision;
+  }
+}

@@ -8,7 +8,7 @@ import { NODE, VALUE } from '../../otlp/wire-index.js';
 import type { WireIndex } from '../../otlp/wire-index.js';
 import { ByteWriter, WIRE_LEN } from '../../otlp/wire.js';
 import type { Processor, Rejection } from '../../pipeline/processor.js';
-import { KeyDecisionCache } from './key-cache.js';
+import { KeyDecisionCache, PositionalKeyMemo } from './key-cache.js';
 
 /** What the processor did, per policy and action, reported once per request. */
 export interface AttributeActionObserver {
@@ -114,12 +114,13 @@ interface Scratch {
   touchedNodes: number[];
   counts: Float64Array;
   rejectedItems: Set<number>;
+  keyMemo: PositionalKeyMemo;
 }
 
 export function createAttributePolicyProcessor(options: AttributePolicyOptions): AttributePolicyProcessor {
   const hashLength = options.hashLength ?? 16;
   const hashCache = new Map<string, Uint8Array>();
-  const scratch: Scratch = { resourceMasks: new Uint32Array(64), droppedPerNode: new Int32Array(1024), touchedNodes: [], counts: new Float64Array(64), rejectedItems: new Set() };
+  const scratch: Scratch = { resourceMasks: new Uint32Array(64), droppedPerNode: new Int32Array(1024), touchedNodes: [], counts: new Float64Array(64), rejectedItems: new Set(), keyMemo: new PositionalKeyMemo() };
   let pointAttributesChanged = false;
 
   /** HMAC-SHA256 of the value bytes, hex, truncated; cached because values repeat. */
@@ -167,8 +168,23 @@ export function createAttributePolicyProcessor(options: AttributePolicyOptions):
     const buf = ix.buf;
     const decide = (key: string): number => decideKey(plan, key);
 
+    const memo = scratch.keyMemo;
+    memo.reset();
+    let owner = -1;
+    let ordinal = 0;
     for (let a = 0; a < ix.attrCount; a++) {
-      const decision = plan.keyCache.get(buf, ix.attrKeyStart[a], ix.attrKeyEnd[a], decide);
+      const start = ix.attrKeyStart[a];
+      const end = ix.attrKeyEnd[a];
+      if (ix.attrOwner[a] === owner) ordinal++;
+      else {
+        owner = ix.attrOwner[a];
+        ordinal = 0;
+      }
+      let decision = memo.decisionAt(ordinal, buf, start, end);
+      if (decision < 0) {
+        decision = plan.keyCache.get(buf, start, end, decide);
+        memo.remember(ordinal, start, end, decision);
+      }
       if (decision === 0) continue; // the common case: no policy names this key
       const p = firstMatchingPolicy(ix, plan, plan.keyMasks[decision], resourceMasks, a);
       if (p >= 0) applyToAttribute(ix, edits, plan, p, a);

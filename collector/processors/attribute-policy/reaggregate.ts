@@ -139,6 +139,10 @@ export function createReaggregationProcessor(options: { readonly shouldRun: () =
   }
 
   function mergeGroup(ix: WireIndex, edits: EditList, message: OtlpMessageName, dataKind: number, members: number[]): void {
+    if (keepsLatest(dataKind) && keepLatestOnTheWire(ix, edits, members)) {
+      options.observer?.onReaggregation('merged', members.length - 1);
+      return;
+    }
     const nodes = members.map((i) => ix.itemNode[i]);
     const points = nodes.map((n) => decodeMessage(message, ix.buf.subarray(ix.nodePayloadStart[n], ix.nodeEnd[n])));
     const merged = mergePoints(dataKind, points);
@@ -154,6 +158,30 @@ export function createReaggregationProcessor(options: { readonly shouldRun: () =
   }
 
   return { name: 'reaggregate', signals: ['metrics'], process };
+}
+
+function keepsLatest(dataKind: number): boolean {
+  return dataKind === METRIC_DATA.GAUGE || dataKind === METRIC_DATA.SUMMARY;
+}
+
+/**
+ * Gauges and summaries keep their latest point: the others are simply dropped, with no decode.
+ * The index holds times as doubles (exact to ~256 ns); when the latest is not unique at that
+ * precision, returns false and the exact path (decoded times) decides.
+ */
+function keepLatestOnTheWire(ix: WireIndex, edits: EditList, members: readonly number[]): boolean {
+  let latest = members[0];
+  let ties = 0;
+  for (let k = 1; k < members.length; k++) {
+    const time = ix.itemTime[members[k]];
+    if (time > ix.itemTime[latest]) {
+      latest = members[k];
+      ties = 0;
+    } else if (time === ix.itemTime[latest]) ties++;
+  }
+  if (ties > 0) return false;
+  for (const i of members) if (i !== latest) edits.dropNode(ix.itemNode[i]);
+  return true;
 }
 
 /**
