@@ -83,7 +83,13 @@ export function createRulesWatcher(options: RulesWatcherOptions): RulesWatcher {
       lastFingerprint = seen;
       report = { outcome: 'failure', hash: rules.hash, error: error instanceof Error ? error.message : String(error) };
     }
-    options.onReload?.(report, rules);
+    // The listener only reports (logs, metrics); its failure must not take the process down
+    // from a timer callback, nor undo a swap that already happened.
+    try {
+      options.onReload?.(report, rules);
+    } catch {
+      // Reported nowhere else by design: the caller's own logging is what failed.
+    }
     return report;
   }
 
