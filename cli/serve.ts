@@ -4,13 +4,16 @@ import { DEFAULT_HASH_KEY } from '../collector/config/config.js';
 import { createFileExporter } from '../collector/exporters/file.js';
 import { createOtlpHttpExporter } from '../collector/exporters/otlp-http.js';
 import { startGovernance } from '../collector/governance.js';
-import type { Governance } from '../collector/governance.js';
+import type { Governance, GovernanceOptions } from '../collector/governance.js';
 import type { Exporter } from '../collector/pipeline/contracts.js';
 import { startService } from '../collector/service.js';
 import type { RunningService } from '../collector/service.js';
 import { createExporterObserver } from '../collector/telemetry/exporter-observer.js';
 import type { Logger } from '../collector/telemetry/logger.js';
 import { createSelfMetrics } from '../collector/telemetry/metrics.js';
+import { openUsageStore } from '../collector/usage/store.js';
+import type { UsageStore } from '../collector/usage/store.js';
+import { DEFAULT_BUDGET_STATE_OPTIONS } from '../collector/processors/cardinality/budget-state.js';
 import type { SelfMetrics } from '../collector/telemetry/metrics.js';
 import { VERSION } from './version.js';
 
@@ -44,6 +47,16 @@ export function buildExporter(name: string, config: ExporterConfig, metrics: Sel
   );
 }
 
+/** Starts governance; a rules file that cannot be loaded must not leave the store open. */
+function startGovernanceOrClose(store: UsageStore, options: GovernanceOptions): Governance {
+  try {
+    return startGovernance(options);
+  } catch (error) {
+    store.close();
+    throw error;
+  }
+}
+
 export interface ServeOptions {
   /** `--rules`: overrides the config's `rules` key. */
   readonly rulesPath?: string;
@@ -51,6 +64,7 @@ export interface ServeOptions {
 
 export interface RunningTollgate extends RunningService {
   readonly governance: Governance;
+  readonly store: UsageStore;
 }
 
 function rulesPathOf(config: TollgateConfig, options: ServeOptions): string | undefined {
@@ -62,7 +76,34 @@ export async function serve(config: TollgateConfig, logger: Logger, options: Ser
   mkdirSync(config.data_dir, { recursive: true });
   const metrics = createSelfMetrics();
   const policyConfig = config.processors.attribute_policy;
-  const governance = startGovernance({
+  const budgetConfig = config.processors.cardinality;
+  const store = openUsageStore({
+    dataDir: config.data_dir,
+    options: {
+      flushIntervalMs: config.usage_store.flush_interval,
+      minuteRetentionDays: config.usage_store.minute_retention_days,
+      hourlyRetentionDays: config.usage_store.hourly_retention_days,
+    },
+    observer: {
+      onFlush: () => metrics.usageStoreFlushes.inc({ outcome: 'ok' }),
+      onFlushError: (error) => {
+        metrics.usageStoreFlushes.inc({ outcome: 'failed' });
+        logger.error('usage store flush failed; rows kept for the next flush', { error: error.message });
+      },
+      onMaintenanceError: (error) => logger.error('usage store maintenance failed', { error: error instanceof Error ? error.message : String(error) }),
+    },
+  });
+  store.start();
+  const governance = startGovernanceOrClose(store, {
+    store,
+    budgets: {
+      reportDrops: budgetConfig.report_drops,
+      sweepIntervalMs: budgetConfig.sweep_interval,
+      snapshotIntervalMs: budgetConfig.snapshot_interval,
+      maxTrackedSeriesPerTeam: budgetConfig.max_tracked_series_per_team,
+      maxLabelTrackers: budgetConfig.max_label_trackers,
+      maxMetricsPerTeam: DEFAULT_BUDGET_STATE_OPTIONS.maxMetricsPerTeam,
+    },
     rulesPath: rulesPathOf(config, options),
     hashKey: policyConfig.hash_key,
     hashKeyIsDefault: policyConfig.hash_key === DEFAULT_HASH_KEY,
@@ -86,14 +127,18 @@ export async function serve(config: TollgateConfig, logger: Logger, options: Ser
     version: VERSION,
   }).catch((error: unknown) => {
     governance.close();
+    store.close();
     throw error;
   });
   return {
     ...running,
     governance,
+    store,
     stop: async () => {
-      governance.close();
       await running.stop();
+      // After the drain, so the last requests' usage and series are in the final snapshot.
+      governance.close();
+      store.close();
     },
   };
 }

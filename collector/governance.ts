@@ -7,6 +7,8 @@ import type { AttributeAction, CompiledRules, PolicyMode } from '../rules/compil
 import { defaultRules, loadRules } from '../rules/load.js';
 import { createRulesWatcher } from '../rules/watcher.js';
 import type { ReloadReport } from '../rules/watcher.js';
+import { startBudgets } from './budgets.js';
+import type { Budgets, BudgetSettings, BudgetStore } from './budgets.js';
 import type { Signal } from './otlp/signal.js';
 import type { Processor } from './pipeline/processor.js';
 import { createAttributePolicyProcessor } from './processors/attribute-policy/processor.js';
@@ -26,6 +28,10 @@ export interface GovernanceOptions {
   readonly logger: Logger;
   /** How often the rules file's content is checked for a change (default 1 s). */
   readonly pollMs?: number;
+  readonly budgets: BudgetSettings;
+  /** Where usage, violations and the series state go; without it budgets still enforce, in memory only. */
+  readonly store?: BudgetStore;
+  readonly now?: () => number;
 }
 
 /** One line of the action tally: how often a policy acted (or would have, in audit mode). */
@@ -38,8 +44,9 @@ export interface ActionCount {
 }
 
 export interface Governance {
-  /** In pipeline order: attribute policy, then re-aggregation of the series it made equal. */
+  /** In pipeline order: attribute policy, cardinality budgets (on what the policies left), then re-aggregation of series made equal. */
   readonly processors: readonly Processor[];
+  readonly budgets: Budgets;
   rules(): CompiledRules;
   /** Re-reads the rules file now (SIGHUP, the admin API); never throws. */
   reload(): ReloadReport;
@@ -111,16 +118,26 @@ export function startGovernance(options: GovernanceOptions): Governance {
     hashLength: options.hashLength,
     observer: tally,
   });
+  const budgets = startBudgets({ rules: () => watcher.current(), settings: options.budgets, metrics, logger, store: options.store, now: options.now });
   const reaggregation = createReaggregationProcessor({
-    shouldRun: () => attributePolicy.pointAttributesChanged,
+    shouldRun: () => attributePolicy.pointAttributesChanged || budgets.processor.pointAttributesChanged,
     observer: { onReaggregation: (outcome, points) => metrics.reaggregatedPoints.inc({ outcome }, points) },
   });
+  // Attribute policy counts go to the store with the budget sweep, so they land in the same flushes.
+  const flushActionCounts = setInterval(() => options.store?.recordActionCounts(tally.drain()), options.budgets.sweepIntervalMs);
+  flushActionCounts.unref();
 
   return {
-    processors: [attributePolicy, reaggregation],
+    processors: [attributePolicy, budgets.processor, reaggregation],
+    budgets,
     rules: () => watcher.current(),
     reload: () => watcher.reload(),
     drainActionCounts: () => tally.drain(),
-    close: () => watcher.close(),
+    close: () => {
+      watcher.close();
+      clearInterval(flushActionCounts);
+      options.store?.recordActionCounts(tally.drain());
+      budgets.close();
+    },
   };
 }

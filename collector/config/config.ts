@@ -201,8 +201,38 @@ const rootFields = object({
           ),
           {},
         ),
+        cardinality: optional(
+          object(
+            {
+              report_drops: optional(
+                boolean({ description: 'Report data points a budget dropped to the client as OTLP partial success. Off by default: budgets are the platform team\'s business, and SDKs log partial success as a warning.' }),
+                false,
+              ),
+              sweep_interval: optional(duration({ min: 1000, description: 'How often series unseen for their team\'s active window are forgotten, and budget gauges and usage are refreshed.' }), '30s'),
+              snapshot_interval: optional(
+                duration({ min: 1000, description: 'How often series tables and label sketches are saved to the usage store, so a restart (even `kill -9`) loses at most this much.' }),
+                '60s',
+              ),
+              max_tracked_series_per_team: optional(integer({ min: 1, max: 67_108_864, description: 'Hard cap on series tracked per team, whatever its budget: bounds memory (about 32 bytes a series). New series beyond it are refused (rule `series_table_full`).' }), 4_000_000),
+              max_label_trackers: optional(integer({ min: 0, description: 'Distinct-value sketches kept per (team, metric, label); beyond it labels go untracked and per-label caps cannot refuse them.' }), 10_000),
+            },
+            { description: 'The cardinality budget processor; the budgets themselves live in the rules file.' },
+          ),
+          {},
+        ),
       },
       { description: 'Process-level settings of processors (governance policy lives in the rules file).' },
+    ),
+    {},
+  ),
+  usage_store: optional(
+    object(
+      {
+        flush_interval: optional(duration({ min: 100, description: 'How often recorded usage is written to SQLite, in one transaction (never on the request path).' }), '10s'),
+        minute_retention_days: optional(number({ min: 0.01, description: 'Days minute rows are kept before they are rolled up into hourly rows.' }), 7),
+        hourly_retention_days: optional(number({ min: 0.01, description: 'Days hourly rows and violations are kept; at least `minute_retention_days`.' }), 90),
+      },
+      { description: 'The usage store: `<data_dir>/tollgate.db` (SQLite, WAL). See docs/usage-store.md.' },
     ),
     {},
   ),
@@ -297,6 +327,10 @@ function reportClashingListeners(config: RawConfig, report: ReportIssue): void {
 /** The schema of the serve config file. */
 export const tollgateConfigSchema = refine(rootFields, (raw, report) => {
   reportClashingListeners(raw, report);
+  // Otherwise rolled-up hours would be deleted while younger minute rows still exist.
+  if (raw.usage_store.hourly_retention_days < raw.usage_store.minute_retention_days) {
+    report(['usage_store', 'hourly_retention_days'], `must be at least minute_retention_days (${raw.usage_store.minute_retention_days})`);
+  }
   return { ...raw, exporters: withFileExportPaths(raw.exporters, raw.data_dir) };
 });
 
@@ -344,6 +378,17 @@ processors:
   attribute_policy:
     hash_key: \${env:TOLLGATE_HASH_KEY:-tollgate-default-hash-key}   # set a secret shared by all replicas
     hash_length: 16
+  cardinality:
+    report_drops: false               # true: budget drops are reported to clients as partial success
+    sweep_interval: 30s               # expire series unseen for the team's window; refresh gauges
+    snapshot_interval: 60s            # series state saved to SQLite (survives a restart)
+    max_tracked_series_per_team: 4000000
+    max_label_trackers: 10000
+
+usage_store:                          # <data_dir>/tollgate.db (SQLite, WAL)
+  flush_interval: 10s
+  minute_retention_days: 7
+  hourly_retention_days: 90
 
 limits:
   memory_limit: 512MiB                # request bytes in flight; above it receivers answer 503/UNAVAILABLE

@@ -26,6 +26,11 @@ export function hashBytes(buf: Uint8Array, start: number, end: number, seed: num
     h ^= k;
   }
   h ^= end - start;
+  return fmix32(h);
+}
+
+/** MurmurHash3's 32-bit finalizer: spreads every input bit over the whole word. */
+export function fmix32(h: number): number {
   h ^= h >>> 16;
   h = Math.imul(h, 0x85ebca6b);
   h ^= h >>> 13;

@@ -28,6 +28,15 @@ export interface SelfMetrics {
   readonly attributeActions: Counter<'policy' | 'action' | 'signal' | 'mode'>;
   /** outcome: merged (folded into an equal series) | unmergeable (left as duplicates) */
   readonly reaggregatedPoints: Counter<'outcome'>;
+  /** Data points under a cardinality budget by outcome (passed, admitted, dropped, overflowed, stripped, audited); teams come from the rules file. */
+  readonly budgetPoints: Counter<'team' | 'outcome'>;
+  /** New series refused by a budget cap (in audit mode: that would have been refused). */
+  readonly budgetViolations: Counter<'team' | 'rule' | 'action' | 'mode'>;
+  readonly teamActiveSeries: Gauge<'team'>;
+  /** The team's max_active_series; absent for teams without one. */
+  readonly teamSeriesLimit: Gauge<'team'>;
+  /** outcome: ok | failed */
+  readonly usageStoreFlushes: Counter<'outcome'>;
 }
 
 export function createSelfMetrics(options: { defaultMetrics?: boolean } = {}): SelfMetrics {
@@ -111,6 +120,36 @@ export function createSelfMetrics(options: { defaultMetrics?: boolean } = {}): S
       name: 'tollgate_attribute_actions_total',
       help: 'Attribute policy actions taken (mode=enforce) or that would have been taken (mode=audit), by policy, action and signal.',
       labelNames: ['policy', 'action', 'signal', 'mode'],
+      registers,
+    }),
+    budgetPoints: new Counter({
+      name: 'tollgate_budget_points_total',
+      help: 'Data points under a cardinality budget, by team and outcome: passed (active series), admitted (new series), dropped, overflowed, stripped, audited.',
+      labelNames: ['team', 'outcome'],
+      registers,
+    }),
+    budgetViolations: new Counter({
+      name: 'tollgate_budget_violations_total',
+      help: 'New series refused by a cardinality cap (mode=audit: would have been), by team, rule (the cap) and action.',
+      labelNames: ['team', 'rule', 'action', 'mode'],
+      registers,
+    }),
+    teamActiveSeries: new Gauge({
+      name: 'tollgate_team_active_series',
+      help: 'Active metric series per team (seen within its active window), as of the last sweep.',
+      labelNames: ['team'],
+      registers,
+    }),
+    teamSeriesLimit: new Gauge({
+      name: 'tollgate_team_series_limit',
+      help: "The team's max_active_series; alert on tollgate_team_active_series / tollgate_team_series_limit > 0.8.",
+      labelNames: ['team'],
+      registers,
+    }),
+    usageStoreFlushes: new Counter({
+      name: 'tollgate_usage_store_flushes_total',
+      help: 'Writes of recorded usage to SQLite, by outcome (a failed flush keeps its rows for the next one).',
+      labelNames: ['outcome'],
       registers,
     }),
     reaggregatedPoints: new Counter({

@@ -8,6 +8,7 @@ import { NODE, VALUE } from '../../otlp/wire-index.js';
 import type { WireIndex } from '../../otlp/wire-index.js';
 import { ByteWriter, WIRE_LEN } from '../../otlp/wire.js';
 import type { Processor, Rejection } from '../../pipeline/processor.js';
+import { resourceLookup } from '../team-attribution.js';
 import { KeyDecisionCache, PositionalKeyMemo } from './key-cache.js';
 
 /** What the processor did, per policy and action, reported once per request. */
@@ -368,16 +369,6 @@ function isWithin(ix: WireIndex, node: number, ancestor: number): boolean {
 }
 
 /** A lookup of a resource's string attributes by key, decoding only what is asked for. */
-function resourceLookup(ix: WireIndex, resourceNode: number): (key: string) => string | undefined {
-  return (key: string) => {
-    if (resourceNode < 0) return undefined;
-    for (let a = ix.nodeFirstAttr[resourceNode]; a >= 0; a = ix.attrNext[a]) {
-      if (ix.attrValueType[a] === VALUE.STRING && ix.attrKey(a) === key) return ix.text(ix.attrValueStart[a], ix.attrValueEnd[a]);
-    }
-    return undefined;
-  };
-}
-
 /** A string AnyValue of the first `maxBytes` bytes, cut back to a UTF-8 character boundary. */
 export function truncatedString(buf: Uint8Array, start: number, end: number, maxBytes: number): Uint8Array {
   let cut = Math.min(end, start + maxBytes);

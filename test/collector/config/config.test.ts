@@ -32,7 +32,11 @@ const DEFAULT_EXPECTED: TollgateConfig = {
     },
   },
   exporters: { file: { type: 'file', path: './data/export', max_file_size: 100 * MiB, max_files: 5 } },
-  processors: { attribute_policy: { hash_key: 'tollgate-default-hash-key', hash_length: 16 } },
+  processors: {
+    attribute_policy: { hash_key: 'tollgate-default-hash-key', hash_length: 16 },
+    cardinality: { report_drops: false, sweep_interval: 30_000, snapshot_interval: 60_000, max_tracked_series_per_team: 4_000_000, max_label_trackers: 10_000 },
+  },
+  usage_store: { flush_interval: 10_000, minute_retention_days: 7, hourly_retention_days: 90 },
   limits: { memory_limit: 512 * MiB, max_concurrent_requests: 256 },
   api: { endpoint: { host: '127.0.0.1', port: 8717 } },
   rules: null,
@@ -87,7 +91,9 @@ exporters:
     timeout: 2500ms
     retry_on_failure: { enabled: false, initial_interval: 1s, max_interval: 1m, max_elapsed_time: 0, multiplier: 2, randomization_factor: 0 }
     sending_queue: { max_in_flight_bytes: 1GiB, queue_size: 2 }
-processors: {}
+processors:
+  cardinality: { report_drops: true, sweep_interval: 5s, snapshot_interval: 2m, max_tracked_series_per_team: 1000, max_label_trackers: 0 }
+usage_store: { flush_interval: 500ms, minute_retention_days: 2, hourly_retention_days: 30 }
 limits:
   memory_limit: 1GiB
   max_concurrent_requests: 32
@@ -130,7 +136,11 @@ test('a full example: every key set, units converted, signal URLs and file paths
       },
     },
     exporters: expectedExporters,
-    processors: { attribute_policy: { hash_key: 'tollgate-default-hash-key', hash_length: 16 } },
+    processors: {
+      attribute_policy: { hash_key: 'tollgate-default-hash-key', hash_length: 16 },
+      cardinality: { report_drops: true, sweep_interval: 5000, snapshot_interval: 120_000, max_tracked_series_per_team: 1000, max_label_trackers: 0 },
+    },
+    usage_store: { flush_interval: 500, minute_retention_days: 2, hourly_retention_days: 30 },
     limits: { memory_limit: 1024 * MiB, max_concurrent_requests: 32 },
     api: { endpoint: { host: '0.0.0.0', port: 9000 } },
     rules: './rules.yaml',
@@ -230,7 +240,10 @@ test('cross-key checks: clashing listeners, initial_interval above max_interval,
     '4:43 exporters.otlphttp.retry_on_failure.initial_interval: must not exceed max_interval (30s)',
   ]);
   assert.deepEqual(configIssues('exporters: {}\n'), ['1:12 exporters: must configure at least 1 exporter']);
-  assert.deepEqual(configIssues('processors: { batch: {} }\n'), ['1:22 processors.batch: unknown key "batch" (expected one of: attribute_policy)']);
+  assert.deepEqual(configIssues('processors: { batch: {} }\n'), ['1:22 processors.batch: unknown key "batch" (expected one of: attribute_policy, cardinality)']);
+  assert.deepEqual(configIssues('usage_store: { minute_retention_days: 10, hourly_retention_days: 5 }\n'), [
+    '1:66 usage_store.hourly_retention_days: must be at least minute_retention_days (10)',
+  ]);
   assert.deepEqual(configIssues('- a\n- b\n'), ['1:1 : must be a mapping of keys to values, not a list']);
 });
 
@@ -323,7 +336,17 @@ type ExpectedConfig = {
     };
   };
   readonly exporters: Readonly<Record<string, ExpectedFileExporter | ExpectedOtlpHttpExporter>>;
-  readonly processors: { readonly attribute_policy: { readonly hash_key: string; readonly hash_length: number } };
+  readonly processors: {
+    readonly attribute_policy: { readonly hash_key: string; readonly hash_length: number };
+    readonly cardinality: {
+      readonly report_drops: boolean;
+      readonly sweep_interval: number;
+      readonly snapshot_interval: number;
+      readonly max_tracked_series_per_team: number;
+      readonly max_label_trackers: number;
+    };
+  };
+  readonly usage_store: { readonly flush_interval: number; readonly minute_retention_days: number; readonly hourly_retention_days: number };
   readonly limits: { readonly memory_limit: number; readonly max_concurrent_requests: number };
   readonly api: { readonly endpoint: Endpoint };
   readonly rules: string | null;
