@@ -3,7 +3,7 @@
  * runner can print one summary with pass/fail across suites.
  */
 export interface Target {
-  readonly op: '>=' | '<';
+  readonly op: '>=' | '<' | '<=';
   readonly value: number;
   readonly text: string;
 }
@@ -20,7 +20,14 @@ export interface Figure {
 export function meetsTarget(figure: Figure): boolean | undefined {
   const { target } = figure;
   if (!target) return undefined;
-  return target.op === '>=' ? figure.value >= target.value : figure.value < target.value;
+  switch (target.op) {
+    case '>=':
+      return figure.value >= target.value;
+    case '<=':
+      return figure.value <= target.value;
+    case '<':
+      return figure.value < target.value;
+  }
 }
 
 /**

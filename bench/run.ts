@@ -1,7 +1,8 @@
 import { spawn } from 'node:child_process';
 import { parseArgs } from 'node:util';
 import { startWatchdog } from './children.js';
-import { runE2eHttpSuite } from './e2e-http-suite.js';
+import { NO_GOVERNANCE_RULES, runE2eHttpSuite } from './e2e-http-suite.js';
+import { runBudgetSuite } from './budget-suite.js';
 import { runPolicySuite } from './policy-suite.js';
 import { BENCH_CORE, canPin, isPinnedTo, printMachine } from './machine.js';
 import type { Figure } from './report.js';
@@ -23,7 +24,9 @@ interface RunOptions {
 const SUITES: Readonly<Record<string, (options: RunOptions) => Figure[] | Promise<Figure[]>>> = {
   wire: () => runWireSuite(),
   policy: () => runPolicySuite(),
-  'e2e-http': (options) => runE2eHttpSuite({ profileDir: options.profileDir }),
+  budget: () => runBudgetSuite(),
+  'e2e-http': (options) => runE2eHttpSuite({ profileDir: options.profileDir, rulesYaml: NO_GOVERNANCE_RULES }),
+  'e2e-http-default-rules': (options) => runE2eHttpSuite({ profileDir: options.profileDir, suite: 'e2e-http (default rules)' }),
 };
 
 /** Set in the re-executed child, so that a machine where pinning silently fails cannot loop. */

@@ -25,6 +25,8 @@ export interface TollgateOptions {
   readonly downstream: string;
   /** Writes a V8 CPU profile of Tollgate into this directory when it stops. */
   readonly profileDir?: string;
+  /** Governance rules to run with (written next to the config); undefined = the embedded default. */
+  readonly rulesYaml?: string;
 }
 
 export interface MemoryReading {
@@ -52,7 +54,12 @@ export async function startTollgate(options: TollgateOptions): Promise<TollgateP
   const workDir = mkdtempSync(join(tmpdir(), 'tollgate-bench-'));
   const [httpPort, apiPort] = [await freePort(), await freePort()];
   const configFile = join(workDir, 'tollgate.yaml');
-  writeFileSync(configFile, benchConfig(workDir, httpPort, apiPort, options.downstream));
+  let rulesFile: string | undefined;
+  if (options.rulesYaml !== undefined) {
+    rulesFile = join(workDir, 'rules.yaml');
+    writeFileSync(rulesFile, options.rulesYaml);
+  }
+  writeFileSync(configFile, benchConfig(workDir, httpPort, apiPort, options.downstream, rulesFile));
 
   const nodeArgs = options.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${options.profileDir}`] : [];
   const { command, args } = pinnedCommand(SERVICE_CORE, process.execPath, [...nodeArgs, CLI_MAIN, 'serve', '--config', configFile]);
@@ -93,8 +100,9 @@ export async function startTollgate(options: TollgateOptions): Promise<TollgateP
  * measure), no compression to the sink (gzip would measure zlib), warn-level logs so that the
  * log is quiet unless something goes wrong. Everything else is the shipped default.
  */
-function benchConfig(workDir: string, httpPort: number, apiPort: number, downstream: string): string {
+function benchConfig(workDir: string, httpPort: number, apiPort: number, downstream: string, rulesFile: string | undefined): string {
   return `data_dir: ${join(workDir, 'data')}
+rules: ${rulesFile ?? 'null'}
 receivers:
   otlp:
     protocols:

@@ -9,7 +9,7 @@ import type { WireIndex } from '../../otlp/wire-index.js';
 import { ByteWriter, WIRE_LEN } from '../../otlp/wire.js';
 import type { Processor, Rejection } from '../../pipeline/processor.js';
 import { resourceLookup } from '../team-attribution.js';
-import { KeyDecisionCache, PositionalKeyMemo } from './key-cache.js';
+import { KeyDecisionCache, PositionalKeyMemo, PositionalVerdictMemo, UNKNOWN_VERDICT } from './key-cache.js';
 
 /** What the processor did, per policy and action, reported once per request. */
 export interface AttributeActionObserver {
@@ -116,12 +116,13 @@ interface Scratch {
   counts: Float64Array;
   rejectedItems: Set<number>;
   keyMemo: PositionalKeyMemo;
+  valueMemo: PositionalVerdictMemo;
 }
 
 export function createAttributePolicyProcessor(options: AttributePolicyOptions): AttributePolicyProcessor {
   const hashLength = options.hashLength ?? 16;
   const hashCache = new Map<string, Uint8Array>();
-  const scratch: Scratch = { resourceMasks: new Uint32Array(64), droppedPerNode: new Int32Array(1024), touchedNodes: [], counts: new Float64Array(64), rejectedItems: new Set(), keyMemo: new PositionalKeyMemo() };
+  const scratch: Scratch = { resourceMasks: new Uint32Array(64), droppedPerNode: new Int32Array(1024), touchedNodes: [], counts: new Float64Array(64), rejectedItems: new Set(), keyMemo: new PositionalKeyMemo(), valueMemo: new PositionalVerdictMemo() };
   let pointAttributesChanged = false;
 
   /** HMAC-SHA256 of the value bytes, hex, truncated; cached because values repeat. */
@@ -170,7 +171,9 @@ export function createAttributePolicyProcessor(options: AttributePolicyOptions):
     const decide = (key: string): number => decideKey(plan, key);
 
     const memo = scratch.keyMemo;
-    memo.reset();
+    memo.reset(buf);
+    const valueMemo = scratch.valueMemo;
+    valueMemo.reset(buf);
     let owner = -1;
     let ordinal = 0;
     for (let a = 0; a < ix.attrCount; a++) {
@@ -187,7 +190,16 @@ export function createAttributePolicyProcessor(options: AttributePolicyOptions):
         memo.remember(ordinal, start, end, decision);
       }
       if (decision === 0) continue; // the common case: no policy names this key
-      const p = firstMatchingPolicy(ix, plan, plan.keyMasks[decision], resourceMasks, a);
+      // The verdict depends on the key's decision, the owner's resource and kind, and the value:
+      // when all equal those of the attribute at this position of the previous owner, reuse it
+      // (values repeat from point to point, and value detectors are the costly part).
+      const context = decision * 2 + (ix.nodeKind[owner] === NODE.RESOURCE ? 1 : 0);
+      const group = ix.nodeResourceGroup[owner];
+      let p = valueMemo.verdictAt(ordinal, context, group, ix.attrValueType[a], buf, ix.attrValueStart[a], ix.attrValueEnd[a]);
+      if (p === UNKNOWN_VERDICT) {
+        p = firstMatchingPolicy(ix, plan, plan.keyMasks[decision], resourceMasks, a);
+        valueMemo.remember(ordinal, context, group, ix.attrValueType[a], ix.attrValueStart[a], ix.attrValueEnd[a], p);
+      }
       if (p >= 0) applyToAttribute(ix, edits, plan, p, a);
     }
     if (plan.bodyPolicies.length > 0 && signal === 'logs') scanBodies(ix, edits, plan, resourceMasks);

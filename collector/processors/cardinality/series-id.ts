@@ -283,6 +283,33 @@ export function labelValueHash(ix: WireIndex, a: number, out: Uint32Array, offse
   out[offset + 1] = attrHi;
 }
 
+// Points of one metric carry mostly the same attributes in the same order, and most of them
+// with the same values (method, route, status…): the KeyValue at position k of a point is often
+// byte-identical to the one at position k of the previous point. Comparing those bytes costs a
+// fraction of hashing them, so hashAttributeSet remembers, per position, the last KeyValue's
+// range in the current buffer and its hash.
+const MEMO_POSITIONS = 32;
+const memoStart = new Int32Array(MEMO_POSITIONS);
+const memoLength = new Int32Array(MEMO_POSITIONS).fill(-1);
+const memoLo = new Int32Array(MEMO_POSITIONS);
+const memoHi = new Int32Array(MEMO_POSITIONS);
+let memoBuf: Uint8Array | null = null;
+let memoView: DataView = new DataView(new ArrayBuffer(0));
+
+function resetMemo(buf: Uint8Array): void {
+  memoLength.fill(-1);
+  memoBuf = buf;
+  memoView = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+}
+
+/** buf[x, x+length) equals buf[y, y+length), four bytes per step. */
+function rangesEqual(buf: Uint8Array, bufView: DataView, x: number, y: number, length: number): boolean {
+  let i = 0;
+  for (; i + 4 <= length; i += 4) if (bufView.getInt32(x + i, true) !== bufView.getInt32(y + i, true)) return false;
+  for (; i < length; i++) if (buf[x + i] !== buf[y + i]) return false;
+  return true;
+}
+
 /** Results of hashAttributeSet. */
 let setLo = 0;
 let setHi = 0;
@@ -291,10 +318,27 @@ let setHi = 0;
 function hashAttributeSet(ix: WireIndex, node: number, exclude: Uint8Array | undefined): void {
   let lo = 0;
   let hi = 0;
-  for (let a = ix.nodeFirstAttr[node]; a >= 0; a = ix.attrNext[a]) {
+  const buf = ix.buf;
+  if (buf !== memoBuf) resetMemo(buf);
+  let position = 0;
+  for (let a = ix.nodeFirstAttr[node]; a >= 0; a = ix.attrNext[a], position++) {
     if (exclude !== undefined && exclude[a] !== 0) continue;
-    lo = (lo + hashAttribute(ix, a)) | 0;
+    const kvStart = ix.attrKvStart[a];
+    const kvLength = ix.attrKvEnd[a] - kvStart;
+    if (position < MEMO_POSITIONS && memoLength[position] === kvLength && rangesEqual(buf, memoView, kvStart, memoStart[position], kvLength)) {
+      lo = (lo + memoLo[position]) | 0;
+      hi = (hi + memoHi[position]) | 0;
+      continue;
+    }
+    const attrLo = hashAttribute(ix, a);
+    lo = (lo + attrLo) | 0;
     hi = (hi + attrHi) | 0;
+    if (position < MEMO_POSITIONS) {
+      memoStart[position] = kvStart;
+      memoLength[position] = kvLength;
+      memoLo[position] = attrLo;
+      memoHi[position] = attrHi;
+    }
   }
   setLo = lo;
   setHi = hi;
@@ -351,6 +395,8 @@ export class SeriesIdHasher {
     }
     this.preparedIndex = ix;
     this.preparedBuf = buf;
+    // A buffer rewritten in place (benchmarks do) must not meet hashes of its old bytes.
+    resetMemo(buf);
   }
 
   /**

@@ -7,7 +7,7 @@ const bytes = (text: string): Uint8Array => new TextEncoder().encode(text);
 test('the positional memo answers only for the same key bytes at the same position, within one request', () => {
   const buf = bytes('user_id|user_id|user_ix|user_i|route');
   const memo = new PositionalKeyMemo();
-  memo.reset();
+  memo.reset(buf);
   assert.equal(memo.decisionAt(0, buf, 0, 7), -1, 'nothing remembered yet');
   memo.remember(0, 0, 7, 5);
   assert.equal(memo.decisionAt(0, buf, 8, 15), 5, 'the same key later in the buffer');
@@ -16,7 +16,7 @@ test('the positional memo answers only for the same key bytes at the same positi
   assert.equal(memo.decisionAt(1, buf, 8, 15), -1, 'another position');
   memo.remember(0, 31, 36, 0);
   assert.equal(memo.decisionAt(0, buf, 31, 36), 0, 'decision 0 (no policy) is remembered too');
-  memo.reset();
+  memo.reset(buf);
   assert.equal(memo.decisionAt(0, buf, 31, 36), -1, 'reset forgets: offsets of another request mean nothing');
   memo.remember(1000, 0, 7, 3);
   assert.equal(memo.decisionAt(1000, buf, 0, 7), -1, 'positions past the memo are not remembered');
