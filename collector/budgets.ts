@@ -92,14 +92,17 @@ export function startBudgets(options: BudgetsOptions): Budgets {
       },
       onViolation(violation) {
         metrics.budgetViolations.inc({ team: violation.team, rule: violation.rule, action: violation.action, mode: violation.mode }, violation.count);
-        store?.recordViolation({
+        if (!store) return;
+        const row = {
           team: violation.team,
           metric: violation.metric,
           rule: violation.rule,
           action: violation.mode === 'audit' ? `audit:${violation.action}` : violation.action,
-          count: violation.count,
-          labels: violation.samples[0],
-        });
+        };
+        // The first record carries the count; the request's other samples follow with count 0,
+        // so a violation row keeps a few label sets of what exploded (the store caps them), not one.
+        store.recordViolation({ ...row, count: violation.count, labels: violation.samples[0] });
+        for (const labels of violation.samples.slice(1)) store.recordViolation({ ...row, count: 0, labels });
       },
     },
   });

@@ -100,7 +100,7 @@ function recordingLogExporter(name: string, inner: LogRecordExporter, records: E
 }
 
 /** Also keeps each ResourceMetrics it exports: the exact data (values and timestamps) that was sent. */
-function recordingMetricExporter(name: string, inner: PushMetricExporter, records: ExportRecord[], sent: ResourceMetrics[]): PushMetricExporter {
+export function recordingMetricExporter(name: string, inner: PushMetricExporter, records: ExportRecord[], sent: ResourceMetrics[]): PushMetricExporter {
   const exporter: PushMetricExporter = {
     export(resourceMetrics, done) {
       sent.push(resourceMetrics);

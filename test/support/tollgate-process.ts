@@ -22,10 +22,11 @@ export interface TollgateProcess {
 /**
  * Starts `tollgate serve` as a real child process (TypeScript through tsx) with the given YAML
  * config appended to a loopback, ephemeral-port base, and waits until it reports its addresses.
- * `configYaml` may use {{dataDir}}, replaced by a fresh temporary directory.
+ * `configYaml` may use {{dataDir}}, replaced by the data directory: a fresh temporary directory,
+ * or `options.dataDir` to start on the state an earlier process left there (a restart).
  */
-export async function startTollgate(configYaml = '', options: { timeoutMs?: number; env?: NodeJS.ProcessEnv } = {}): Promise<TollgateProcess> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'tollgate-test-'));
+export async function startTollgate(configYaml = '', options: { timeoutMs?: number; env?: NodeJS.ProcessEnv; dataDir?: string } = {}): Promise<TollgateProcess> {
+  const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'tollgate-test-'));
   const base = [
     `data_dir: ${dataDir}`,
     'api:',

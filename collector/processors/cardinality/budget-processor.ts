@@ -3,7 +3,8 @@ import { appendAttribute, dropAttribute, dropItem } from '../../otlp/edits.js';
 import { decodeMessage, encodeMessage } from '../../otlp/object-codec.js';
 import type { OtlpObject } from '../../otlp/object-codec.js';
 import type { EditList } from '../../otlp/rewriter.js';
-import { METRIC_DATA } from '../../otlp/wire-index.js';
+import { readVarintBig } from '../../otlp/wire.js';
+import { METRIC_DATA, VALUE } from '../../otlp/wire-index.js';
 import type { WireIndex } from '../../otlp/wire-index.js';
 import type { Processor, ProcessorContext, Rejection } from '../../pipeline/processor.js';
 import { teamsOfResourceGroups } from '../team-attribution.js';
@@ -80,10 +81,22 @@ interface MetricContext {
 
 type Tally = Map<string, Map<BudgetOutcome, number>>;
 
-/** The point's start time (fixed64 nanoseconds as the codec writes them: a decimal string). */
-function startTimeOf(point: OtlpObject): string {
-  const time = point.startTimeUnixNano ?? point.timeUnixNano;
-  return typeof time === 'string' ? time : '0';
+/** A fixed64 time field of a decoded point (nanoseconds as the codec writes them: a decimal string), '' when absent. */
+function timeField(point: OtlpObject, field: 'startTimeUnixNano' | 'timeUnixNano'): string {
+  const time = point[field];
+  return typeof time === 'string' ? time : '';
+}
+
+/**
+ * The point that will carry an overflow series' cumulative totals in this request: the refused
+ * point with the latest time (the totals include every fold of the request, so they are stated
+ * as of the latest of them). The other refused points of the series are dropped.
+ */
+interface Carrier {
+  item: number;
+  point: OtlpObject;
+  time: bigint;
+  readonly kind: 'sum' | 'histogram';
 }
 
 function metricCapOf(budget: MetricBudget, name: string): number {
@@ -91,10 +104,38 @@ function metricCapOf(budget: MetricBudget, name: string): number {
   return budget.defaultMaxSeriesPerMetric ?? Infinity;
 }
 
-/** Keys and values of a point's attributes, for violation samples (values as text; policies already redacted what they deny). */
+/** An attribute value as text for a sample: strings as they are, numbers and booleans written out, other kinds named. */
+function valueText(ix: WireIndex, a: number): string {
+  const start = ix.attrValueStart[a];
+  const end = ix.attrValueEnd[a];
+  switch (ix.attrValueType[a]) {
+    case VALUE.STRING:
+      return ix.text(start, end);
+    case VALUE.BOOL:
+      return ix.buf[start] !== 0 ? 'true' : 'false';
+    case VALUE.INT:
+      try {
+        return BigInt.asIntN(64, readVarintBig(ix.buf, { pos: start }, end)).toString();
+      } catch {
+        return '<int>';
+      }
+    case VALUE.DOUBLE:
+      return end - start === 8 ? String(new DataView(ix.buf.buffer, ix.buf.byteOffset + start, 8).getFloat64(0, true)) : '<double>';
+    case VALUE.ARRAY:
+      return '<array>';
+    case VALUE.KVLIST:
+      return '<kvlist>';
+    case VALUE.BYTES:
+      return '<bytes>';
+    default:
+      return '';
+  }
+}
+
+/** Keys and values of a point's attributes, for violation samples (policies already redacted what they deny). */
 function labelSample(ix: WireIndex, node: number): Record<string, string> {
   const sample: Record<string, string> = {};
-  for (let a = ix.nodeFirstAttr[node]; a >= 0; a = ix.attrNext[a]) sample[ix.attrKey(a)] = ix.text(ix.attrValueStart[a], ix.attrValueEnd[a]);
+  for (let a = ix.nodeFirstAttr[node]; a >= 0; a = ix.attrNext[a]) sample[ix.attrKey(a)] = valueText(ix, a);
   return sample;
 }
 
@@ -103,6 +144,7 @@ export function createCardinalityProcessor(options: CardinalityOptions): Cardina
   const hasher = new SeriesIdHasher();
   const ledger = new CumulativeOverflowLedger(options.maxOverflowStreams ?? 100_000);
   const id = new Uint32Array(2);
+  const overflowId = new Uint32Array(2);
   const valueHash = new Uint32Array(2);
   let teamsOfGroups: Int32Array = new Int32Array(64);
   let exclude = new Uint8Array(4096);
@@ -118,8 +160,8 @@ export function createCardinalityProcessor(options: CardinalityOptions): Cardina
     const nowMs = context.now();
     const tally: Tally = new Map();
     const violations = new Map<string, { violation: Omit<BudgetViolation, 'count' | 'samples'>; count: number; samples: Record<string, string>[] }>();
-    /** Per metric row: the last refused cumulative point, which carries the overflow totals. */
-    const carriers = new Map<number, { item: number; point: OtlpObject }>();
+    /** Per cumulative overflow series (ledger key): the refused point that carries its totals. */
+    const carriers = new Map<string, Carrier>();
     let dropped = 0;
     let metricRow = -1;
     let teamIndex = -1;
@@ -157,7 +199,15 @@ export function createCardinalityProcessor(options: CardinalityOptions): Cardina
         continue;
       }
       const node = ix.itemNode[i];
-      const refusedBy = capRefusing(ix, metric, node) ?? admit(ix, metric, node, nowMs);
+      let refusedBy = capRefusing(ix, metric, node);
+      if (refusedBy === undefined && staysInOverflow(ix, metric, i)) {
+        // Not refused (no violation), but its history is in the overflow series: it stays there.
+        const outcome = overflow(ix, edits, metric, i, nowMs, carriers);
+        count(metric.team.team, outcome);
+        if (outcome === 'dropped') dropped++;
+        continue;
+      }
+      refusedBy ??= admit(ix, metric, node, nowMs);
       if (refusedBy === undefined) {
         count(metric.team.team, 'admitted');
         continue;
@@ -167,7 +217,7 @@ export function createCardinalityProcessor(options: CardinalityOptions): Cardina
         count(metric.team.team, 'audited');
         continue;
       }
-      const outcome = enforce(ix, edits, metric, i, nowMs, carriers);
+      const outcome = enforce(ix, edits, metric, i, nowMs, carriers, refusedBy);
       count(metric.team.team, outcome);
       if (outcome === 'dropped') dropped++;
     }
@@ -201,6 +251,16 @@ export function createCardinalityProcessor(options: CardinalityOptions): Cardina
     return undefined;
   }
 
+  /** Has the label of attribute row `a` reached its per-label cap in this metric? */
+  function labelAtCap(ix: WireIndex, m: MetricContext, a: number): boolean {
+    if (m.budget.perLabel.length === 0) return false;
+    const key = ix.attrKey(a);
+    for (const cap of m.budget.perLabel) {
+      if (cap.label === key && state.distinctValues(m.team.team, m.metricName, key) >= cap.maxDistinctValues) return true;
+    }
+    return false;
+  }
+
   /** Inserts the new series (id in `id`) and counts its label values; a full table refuses it. */
   function admit(ix: WireIndex, m: MetricContext, node: number, nowMs: number): BudgetRule | undefined {
     if (m.team.table.insert(id[0], id[1], m.metricNumber, nowMs) === 'full') return 'series_table_full';
@@ -208,9 +268,10 @@ export function createCardinalityProcessor(options: CardinalityOptions): Cardina
     return undefined;
   }
 
-  /** Feeds each label value of a newly admitted series to its (team, metric, label) sketch. */
-  function trackLabels(ix: WireIndex, m: MetricContext, node: number): void {
+  /** Feeds each label value of a newly admitted series to its (team, metric, label) sketch; rows in `skip` are left out. */
+  function trackLabels(ix: WireIndex, m: MetricContext, node: number, skip?: Uint8Array): void {
     for (let a = ix.nodeFirstAttr[node]; a >= 0; a = ix.attrNext[a]) {
+      if (skip !== undefined && skip[a] !== 0) continue;
       const tracker = state.labels.tracker(m.team.team, m.metricName, ix.attrKey(a));
       if (!tracker) continue;
       labelValueHash(ix, a, valueHash);
@@ -218,7 +279,7 @@ export function createCardinalityProcessor(options: CardinalityOptions): Cardina
     }
   }
 
-  function enforce(ix: WireIndex, edits: EditList, m: MetricContext, item: number, nowMs: number, carriers: Map<number, { item: number; point: OtlpObject }>): BudgetOutcome {
+  function enforce(ix: WireIndex, edits: EditList, m: MetricContext, item: number, nowMs: number, carriers: Map<string, Carrier>, refusedBy: BudgetRule): BudgetOutcome {
     switch (m.budget.action) {
       case 'drop':
         dropItem(ix, edits, item);
@@ -226,76 +287,153 @@ export function createCardinalityProcessor(options: CardinalityOptions): Cardina
       case 'overflow':
         return overflow(ix, edits, m, item, nowMs, carriers);
       case 'strip_label':
-        if (stripLabel(ix, edits, m, item, nowMs)) return 'stripped';
+        if (stripLabel(ix, edits, m, item, nowMs, refusedBy)) return 'stripped';
         dropItem(ix, edits, item);
         return 'dropped';
     }
   }
 
+  /** Cumulative sums and histograms go through the ledger (see overflow). */
+  function foldKindOf(ix: WireIndex, metricRow: number): 'sum' | 'histogram' | undefined {
+    if (ix.metricTemporality[metricRow] !== TEMPORALITY_CUMULATIVE) return undefined;
+    const kind = ix.metricDataKind[metricRow];
+    return kind === METRIC_DATA.SUM ? 'sum' : kind === METRIC_DATA.HISTOGRAM ? 'histogram' : undefined;
+  }
+
   /**
-   * Folds the point into the metric's overflow series. Delta sums, histograms and gauges only
-   * need their attributes replaced: the re-aggregation that runs next merges equal series
-   * (sums add, histograms merge bucket-wise, gauges keep the latest). Cumulative points go
-   * through the ledger, and one point per metric and request carries the running totals.
+   * The ledger key of the overflow series of `item`: its team and the series id of the point
+   * without its attributes (metric name, type, unit and resource). The overflow series keeps
+   * the resource, so two resources of a team have two overflow series; one ledger entry for
+   * both would have each state the other's totals as its own.
    */
-  function overflow(ix: WireIndex, edits: EditList, m: MetricContext, item: number, nowMs: number, carriers: Map<number, { item: number; point: OtlpObject }>): BudgetOutcome {
+  function overflowSeriesKey(ix: WireIndex, m: MetricContext, item: number): string {
+    const node = ix.itemNode[item];
+    if (exclude.length < ix.attrCount) exclude = new Uint8Array(ix.attrCount * 2);
+    for (let a = ix.nodeFirstAttr[node]; a >= 0; a = ix.attrNext[a]) exclude[a] = 1;
+    hasher.seriesId(ix, item, overflowId, 0, exclude);
+    for (let a = ix.nodeFirstAttr[node]; a >= 0; a = ix.attrNext[a]) exclude[a] = 0;
+    return `${m.team.team}\u0000${overflowId[0]}:${overflowId[1]}`;
+  }
+
+  /**
+   * A cumulative stream once folded into the overflow series stays there while the ledger
+   * remembers it (until it goes unseen for the ledger's window), even if the budget has room
+   * again: the overflow totals already hold its history, and admitting it as its own series,
+   * whose value is its whole running total, would count that history twice.
+   */
+  function staysInOverflow(ix: WireIndex, m: MetricContext, item: number): boolean {
+    if (m.mode !== 'enforce' || m.budget.action !== 'overflow' || ledger.size === 0) return false;
+    if (foldKindOf(ix, ix.itemParent[item]) === undefined) return false;
+    return ledger.hasStream(overflowSeriesKey(ix, m, item), `${id[0]}:${id[1]}`);
+  }
+
+  /**
+   * Folds the point into its overflow series. Delta sums, histograms and gauges only need
+   * their attributes replaced: the re-aggregation that runs next merges equal series (sums
+   * add, histograms merge bucket-wise, gauges keep the latest). Cumulative points go through
+   * the ledger, and one point per overflow series and request carries the running totals.
+   */
+  function overflow(ix: WireIndex, edits: EditList, m: MetricContext, item: number, nowMs: number, carriers: Map<string, Carrier>): BudgetOutcome {
     const node = ix.itemNode[item];
     const metricRow = ix.itemParent[item];
-    const kind = ix.metricDataKind[metricRow];
-    const cumulative = ix.metricTemporality[metricRow] === TEMPORALITY_CUMULATIVE;
-    if (!cumulative) {
+    if (ix.metricTemporality[metricRow] !== TEMPORALITY_CUMULATIVE) {
       for (let a = ix.nodeFirstAttr[node]; a >= 0; a = ix.attrNext[a]) dropAttribute(ix, edits, a);
       appendAttribute(ix, edits, node, OVERFLOW_KEY_BYTES, TRUE_VALUE);
       pointAttributesChanged = true;
       return 'overflowed';
     }
-    const foldKind = kind === METRIC_DATA.SUM ? 'sum' : kind === METRIC_DATA.HISTOGRAM ? 'histogram' : undefined;
-    const point = foldKind && decodeMessage(foldKind === 'sum' ? 'NumberDataPoint' : 'HistogramDataPoint', ix.buf.subarray(ix.nodePayloadStart[node], ix.nodeEnd[node]));
-    const shaped = point && foldKind && cumulativeVector(point, foldKind);
-    const folded = shaped && ledger.fold(`${m.team.team}\u0000${m.metricName}`, `${id[0]}:${id[1]}`, shaped.vector, shaped.shape, startTimeOf(point), nowMs);
-    if (!folded || !point || !foldKind) {
+    const kind = foldKindOf(ix, metricRow);
+    const point = kind && decodeMessage(kind === 'sum' ? 'NumberDataPoint' : 'HistogramDataPoint', ix.buf.subarray(ix.nodePayloadStart[node], ix.nodeEnd[node]));
+    const shaped = point && kind && cumulativeVector(point, kind, ix.metricMonotonic[metricRow] === 1);
+    const series = shaped ? overflowSeriesKey(ix, m, item) : '';
+    const streamStart = point ? timeField(point, 'startTimeUnixNano') : '';
+    const folded =
+      shaped &&
+      point &&
+      ledger.fold({ ...shaped, series, stream: `${id[0]}:${id[1]}`, streamStart, seriesStart: streamStart || timeField(point, 'timeUnixNano') || '0', nowMs });
+    if (!folded || !point || !kind) {
       dropItem(ix, edits, item);
       return 'dropped';
     }
-    const previous = carriers.get(metricRow);
-    if (previous) dropItem(ix, edits, previous.item);
-    carriers.set(metricRow, { item, point: cumulativeOverflowPoint(point, foldKind, folded, OVERFLOW_ATTRIBUTES) });
+    const time = BigInt(timeField(point, 'timeUnixNano') || '0');
+    const carrier = carriers.get(series);
+    if (!carrier) carriers.set(series, { item, point, time, kind });
+    else if (time >= carrier.time) {
+      dropItem(ix, edits, carrier.item);
+      carrier.item = item;
+      carrier.point = point;
+      carrier.time = time;
+    } else dropItem(ix, edits, item);
     return 'overflowed';
   }
 
-  /** Replaces each carrier's payload with its overflow point (one per cumulative metric row). */
-  function finishCarriers(ix: WireIndex, edits: EditList, carriers: Map<number, { item: number; point: OtlpObject }>): void {
-    for (const [metricRow, carrier] of carriers) {
+  /** Replaces each carrier's payload with its overflow series' totals (one point per series). */
+  function finishCarriers(ix: WireIndex, edits: EditList, carriers: Map<string, Carrier>): void {
+    for (const [series, carrier] of carriers) {
+      const totals = ledger.current(series);
+      if (!totals) continue;
       const node = ix.itemNode[carrier.item];
-      const message = ix.metricDataKind[metricRow] === METRIC_DATA.SUM ? 'NumberDataPoint' : 'HistogramDataPoint';
-      edits.replace(node, ix.nodePayloadStart[node], ix.nodeEnd[node], encodeMessage(message, carrier.point));
+      const message = carrier.kind === 'sum' ? 'NumberDataPoint' : 'HistogramDataPoint';
+      edits.replace(node, ix.nodePayloadStart[node], ix.nodeEnd[node], encodeMessage(message, cumulativeOverflowPoint(carrier.point, carrier.kind, totals, OVERFLOW_ATTRIBUTES)));
     }
   }
 
   /**
-   * Removes the point's label with the most distinct values in this metric, and admits the
-   * series that is left if it exists or fits. False when nothing can be stripped or the
-   * stripped series does not fit either.
+   * Removes the point's exploding label(s) and admits the series that is left if it exists or
+   * fits; false when nothing can be stripped or the stripped series does not fit either.
+   *
+   * - Refused by per-label caps: the exploding labels are those at their cap, all of them (a
+   *   stripped series keeping one would bypass its cap). What is left is admitted if it is
+   *   new and the team's and the metric's caps have room.
+   * - Refused by the team's or the metric's cap (or a full table): a new stripped series would
+   *   be refused by the same cap, so the stripped series must exist. The label removed is the
+   *   one with the most distinct values in this metric among those whose removal leads to an
+   *   existing series. Trying them in that order matters: the sketches count admitted series
+   *   only, so a label that started exploding once the budget was full has few values there,
+   *   while its removal is exactly what leads back to the series the point had before the
+   *   label appeared. A tie goes to the label written first.
    */
-  function stripLabel(ix: WireIndex, edits: EditList, m: MetricContext, item: number, nowMs: number): boolean {
+  function stripLabel(ix: WireIndex, edits: EditList, m: MetricContext, item: number, nowMs: number, refusedBy: BudgetRule): boolean {
     const node = ix.itemNode[item];
-    let worst = -1;
-    let worstDistinct = 0;
-    for (let a = ix.nodeFirstAttr[node]; a >= 0; a = ix.attrNext[a]) {
-      const distinct = state.distinctValues(m.team.team, m.metricName, ix.attrKey(a));
-      if (distinct <= worstDistinct) continue;
-      worst = a;
-      worstDistinct = distinct;
-    }
-    if (worst < 0) return false;
     if (exclude.length < ix.attrCount) exclude = new Uint8Array(ix.attrCount * 2);
-    exclude[worst] = 1;
-    hasher.seriesId(ix, item, id, 0, exclude);
-    exclude[worst] = 0;
-    const fits = m.team.table.touch(id[0], id[1], nowMs) || (capRefusingStripped(m) === undefined && m.team.table.insert(id[0], id[1], m.metricNumber, nowMs) === 'inserted');
-    if (!fits) return false;
-    dropAttribute(ix, edits, worst);
-    pointAttributesChanged = true;
+    let fits = false;
+    if (refusedBy === 'max_distinct_values') {
+      let stripped = 0;
+      for (let a = ix.nodeFirstAttr[node]; a >= 0; a = ix.attrNext[a]) {
+        if (!labelAtCap(ix, m, a)) continue;
+        exclude[a] = 1;
+        stripped++;
+      }
+      if (stripped > 0) {
+        hasher.seriesId(ix, item, id, 0, exclude);
+        fits = m.team.table.touch(id[0], id[1], nowMs) || admitStripped(ix, m, node, nowMs);
+      }
+    } else {
+      const candidates: { attr: number; distinct: number }[] = [];
+      for (let a = ix.nodeFirstAttr[node]; a >= 0; a = ix.attrNext[a]) candidates.push({ attr: a, distinct: state.distinctValues(m.team.team, m.metricName, ix.attrKey(a)) });
+      candidates.sort((x, y) => y.distinct - x.distinct || x.attr - y.attr);
+      for (const { attr } of candidates) {
+        exclude[attr] = 1;
+        hasher.seriesId(ix, item, id, 0, exclude);
+        if (m.team.table.touch(id[0], id[1], nowMs)) {
+          fits = true;
+          break;
+        }
+        exclude[attr] = 0;
+      }
+    }
+    if (fits) {
+      for (let a = ix.nodeFirstAttr[node]; a >= 0; a = ix.attrNext[a]) if (exclude[a] !== 0) dropAttribute(ix, edits, a);
+      pointAttributesChanged = true;
+    }
+    for (let a = ix.nodeFirstAttr[node]; a >= 0; a = ix.attrNext[a]) exclude[a] = 0;
+    return fits;
+  }
+
+  /** Admits the new stripped series (id in `id`, rows in `exclude` left out) if the team's and the metric's caps have room. */
+  function admitStripped(ix: WireIndex, m: MetricContext, node: number, nowMs: number): boolean {
+    if (capRefusingStripped(m) !== undefined || m.team.table.insert(id[0], id[1], m.metricNumber, nowMs) !== 'inserted') return false;
+    trackLabels(ix, m, node, exclude);
     return true;
   }
 

@@ -25,10 +25,14 @@ export interface ProcessedRequest {
   readonly message: string | undefined;
 }
 
-/** Processors never read the clock or the dice here; a fixed context keeps runs reproducible. */
+/** Unless a test passes its own, processors see a fixed clock and fixed dice: runs stay reproducible. */
 const CONTEXT: ProcessorContext = { now: () => 0, random: () => 0 };
 
-export function runProcessors(processors: readonly Processor[], signal: Signal, body: Uint8Array): ProcessedRequest {
+/**
+ * `context` defaults to the fixed clock of 0; processors that read the clock (the cardinality
+ * budget's last-seen times) get one from the test.
+ */
+export function runProcessors(processors: readonly Processor[], signal: Signal, body: Uint8Array, context: ProcessorContext = CONTEXT): ProcessedRequest {
   const index = new WireIndex();
   const edits = new EditList();
   scanRequest(index, signal, body);
@@ -38,7 +42,7 @@ export function runProcessors(processors: readonly Processor[], signal: Signal, 
   const messages: string[] = [];
   for (const processor of processors.filter((p) => p.signals.includes(signal))) {
     edits.clear();
-    const rejection = processor.process(index, edits, CONTEXT);
+    const rejection = processor.process(index, edits, context);
     if (rejection && rejection.items > 0) {
       rejected += rejection.items;
       messages.push(rejection.message);
