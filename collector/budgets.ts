@@ -109,9 +109,33 @@ export function startBudgets(options: BudgetsOptions): Budgets {
 
   const windowOf = (team: string): number => options.rules().teams.find((t) => t.name === team)?.budgets.metrics?.activeWindowMs ?? DEFAULT_WINDOW_MS;
 
+  /** Label sketches rotate with the shortest active window among the budgets (1 h by default). */
+  const labelWindow = (): number => {
+    const windows = options.rules().teams.flatMap((t) => (t.budgets.metrics ? [t.budgets.metrics.activeWindowMs] : []));
+    return windows.length > 0 ? Math.min(...windows) : DEFAULT_WINDOW_MS;
+  };
+
+  /** Per team, the highest warning threshold its utilization had reached at the last sweep. */
+  const thresholdReached = new Map<string, number>();
+
+  /**
+   * A team crossing a warning threshold upwards (80 %, 95 % by default) is logged and recorded
+   * as a violation of rule `warning_threshold` with action `warn`, once per crossing.
+   */
+  function noteWarningThreshold(team: string, active: number, limit: number, thresholds: readonly number[]): void {
+    const utilization = active / limit;
+    const reached = thresholds.filter((t) => utilization >= t).reduce((highest, t) => Math.max(highest, t), 0);
+    const before = thresholdReached.get(team) ?? 0;
+    thresholdReached.set(team, reached);
+    if (reached <= before) return;
+    logger.warn('team crossed a warning threshold of its series budget', { team, active, limit, threshold: reached });
+    store?.recordViolation({ team, metric: '*', rule: 'warning_threshold', action: 'warn', count: 1, labels: { threshold: String(reached), active: String(active), limit: String(limit) } });
+  }
+
   function sweep(): void {
     const at = now();
     const expired = state.sweep(at, windowOf);
+    state.rotateLabelsIfDue(at, labelWindow());
     processor.ledger.sweep(at, DEFAULT_WINDOW_MS);
     if (expired > 0) logger.debug('series expired', { expired });
     for (const team of options.rules().teams) {
@@ -121,6 +145,7 @@ export function startBudgets(options: BudgetsOptions): Budgets {
       metrics.teamActiveSeries.set({ team: team.name }, series.table.size);
       if (budget.maxActiveSeries !== undefined) metrics.teamSeriesLimit.set({ team: team.name }, budget.maxActiveSeries);
       store?.recordTeamSeries(team.name, series.table.size);
+      if (budget.maxActiveSeries !== undefined) noteWarningThreshold(team.name, series.table.size, budget.maxActiveSeries, budget.warningThresholds);
       const byMetric = series.metricNames.map((name, number) => ({ name, active: series.activeSeriesOf(number) })).filter((m) => m.active > 0);
       byMetric.sort((a, b) => b.active - a.active);
       for (const metric of byMetric.slice(0, METRICS_RECORDED_PER_TEAM)) store?.recordMetricSeries(team.name, metric.name, metric.active);

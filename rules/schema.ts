@@ -372,13 +372,13 @@ const metricBudgetSchema = refine(
         arrayOf(
           object({
             label: text('A point attribute key.', 1),
-            max_distinct_values: positiveInteger('Distinct values of the label within `active_window`, per metric.'),
+            max_distinct_values: positiveInteger('Distinct values of the label per metric, counted over the last one to two label windows (the shortest `active_window` among the budgets). Once reached, new series carrying a value not seen in that time are refused; values already seen still pass.'),
           }),
           { description: 'Caps on distinct values of particular labels.' },
         ),
         [],
       ),
-      exempt_metrics: optional(patterns('Metrics never limited (still counted).')),
+      exempt_metrics: optional(patterns('Metrics the budget never limits: their series are neither tracked nor counted against it.')),
       active_window: optional(window('A series is active while it was seen within this window; older ones free their slot.'), '1h'),
       warning_thresholds: optional(
         arrayOf(fraction('A fraction of a limit.', { zero: false }), {

@@ -241,22 +241,22 @@ export function createCardinalityProcessor(options: CardinalityOptions): Cardina
   function capRefusing(ix: WireIndex, m: MetricContext, node: number): BudgetRule | undefined {
     if (m.budget.maxActiveSeries !== undefined && m.team.table.size >= m.budget.maxActiveSeries) return 'max_active_series';
     if (m.team.activeSeriesOf(m.metricNumber) >= m.metricCap) return 'max_series_per_metric';
-    // A HyperLogLog cannot say whether one value is new, only how many there are: once a label
-    // has its cap of distinct values, new series carrying that label are refused.
-    for (const cap of m.budget.perLabel) {
-      for (let a = ix.nodeFirstAttr[node]; a >= 0; a = ix.attrNext[a]) {
-        if (ix.attrKey(a) === cap.label && state.distinctValues(m.team.team, m.metricName, cap.label) >= cap.maxDistinctValues) return 'max_distinct_values';
-      }
-    }
+    for (let a = ix.nodeFirstAttr[node]; a >= 0; a = ix.attrNext[a]) if (labelAtCap(ix, m, a)) return 'max_distinct_values';
     return undefined;
   }
 
-  /** Has the label of attribute row `a` reached its per-label cap in this metric? */
+  /**
+   * Would attribute row `a` add a value past its label's per-label cap in this metric? A label
+   * at its cap still admits values it has already seen (the sketch answers "probably seen" when
+   * adding the value would raise none of its registers), so only new values are refused.
+   */
   function labelAtCap(ix: WireIndex, m: MetricContext, a: number): boolean {
     if (m.budget.perLabel.length === 0) return false;
     const key = ix.attrKey(a);
     for (const cap of m.budget.perLabel) {
-      if (cap.label === key && state.distinctValues(m.team.team, m.metricName, key) >= cap.maxDistinctValues) return true;
+      if (cap.label !== key || state.distinctValues(m.team.team, m.metricName, key) < cap.maxDistinctValues) continue;
+      labelValueHash(ix, a, valueHash);
+      if (!state.labelValueSeen(m.team.team, m.metricName, key, valueHash[0], valueHash[1])) return true;
     }
     return false;
   }

@@ -75,7 +75,11 @@ export class TeamSeries {
 
 export class BudgetState {
   private readonly teams = new Map<string, TeamSeries>();
-  readonly labels: LabelTrackers;
+  /** The current generation of label sketches: new values are added here. */
+  labels: LabelTrackers;
+  /** The generation before it, still read (see rotateLabelsIfDue). */
+  private previousLabels: LabelTrackers | undefined;
+  private labelsStartedMs: number | undefined;
 
   constructor(
     readonly options: BudgetStateOptions = DEFAULT_BUDGET_STATE_OPTIONS,
@@ -104,10 +108,38 @@ export class BudgetState {
     return expired;
   }
 
-  /** Distinct values of `label` in `metric` of `team` so far (0 when untracked). */
+  /**
+   * Distinct values of `label` in `metric` of `team` within the last one to two label windows
+   * (0 when untracked): the larger estimate of the current and the previous generation.
+   */
   distinctValues(team: string, metric: string, label: string): number {
-    return this.labels.get(team, metric, label)?.estimate() ?? 0;
+    const current = this.labels.get(team, metric, label)?.estimate() ?? 0;
+    const previous = this.previousLabels?.get(team, metric, label)?.estimate() ?? 0;
+    return Math.max(current, previous);
   }
+
+  /** Whether the label value with hash (lo, hi) was (probably) seen in the current or previous label window. */
+  labelValueSeen(team: string, metric: string, label: string, lo: number, hi: number): boolean {
+    const current = this.labels.get(team, metric, label);
+    if (current !== undefined && !current.wouldRaise(lo, hi)) return true;
+    const previous = this.previousLabels?.get(team, metric, label);
+    return previous !== undefined && !previous.wouldRaise(lo, hi);
+  }
+
+  /**
+   * Label sketches only ever grow, so distinct values are counted per window: every
+   * `windowMs` the current generation becomes the previous one and a fresh one starts. A label
+   * whose values stopped exploding frees its cap after one to two windows.
+   */
+  rotateLabelsIfDue(nowMs: number, windowMs: number): boolean {
+    if (this.labelsStartedMs === undefined) this.labelsStartedMs = nowMs;
+    if (nowMs - this.labelsStartedMs < windowMs) return false;
+    this.previousLabels = this.labels;
+    this.labels = new LabelTrackers({ maxTrackers: this.options.maxLabelTrackers, precision: this.options.labelPrecision ?? DEFAULT_LABEL_PRECISION });
+    this.labelsStartedMs = nowMs;
+    return true;
+  }
+
 
   // ─── Snapshots ─────────────────────────────────────────────────────────────────────────────
 

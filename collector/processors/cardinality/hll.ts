@@ -95,6 +95,19 @@ export class HyperLogLog {
     this.raise(index, rank);
   }
 
+  /**
+   * Whether adding this hash would raise a register: if it would, the value was certainly never
+   * added; if not, it probably was (or shares a register with values of at least its rank,
+   * which is rare while the sketch holds far fewer values than it has registers).
+   */
+  wouldRaise(lo: number, hi: number): boolean {
+    const p = this.precision;
+    const index = hi >>> (32 - p);
+    const rest = hi << p;
+    const rank = rest !== 0 ? Math.clz32(rest) + 1 : 32 - p + Math.clz32(lo) + 1;
+    return rank > this.register(index);
+  }
+
   /** Estimated number of distinct hashes added. */
   estimate(): number {
     const m = this.registerCount;
@@ -211,6 +224,19 @@ export class HyperLogLog {
   }
 
   // ------------------------------------------------------------------ internals
+
+  /** register[index], in whichever form the sketch is. */
+  private register(index: number): number {
+    if (this.dense !== null) return this.dense[index];
+    const slots = this.sparse!;
+    const mask = slots.length - 1;
+    const key = index + 1;
+    for (let i = index & mask; ; i = (i + 1) & mask) {
+      const v = slots[i];
+      if (v === 0) return 0;
+      if (v >>> 8 === key) return v & 0xff;
+    }
+  }
 
   /** register[index] = max(register[index], rank), in whichever form the sketch is. */
   private raise(index: number, rank: number): void {

@@ -13,7 +13,6 @@ import {
   intPoint,
   isOverflow,
   labelSet,
-  labelSets,
   outcomeTotals,
   outputPoints,
   request,
@@ -389,7 +388,7 @@ test('strip_label over a per-label cap: the capped label goes, and the stripped 
   assert.equal(Math.round(chain.state.distinctValues('checkout', 'reqs', 'm')), 2);
 });
 
-test('strip_label over per-label caps strips every label at its cap, so the stripped series bypasses none', () => {
+test('strip_label over per-label caps strips the labels whose value is new past their cap, keeping values already seen', () => {
   const chain = createChain(budgetRules(`
     per_label:
       - { label: route, max_distinct_values: 1 }
@@ -403,18 +402,23 @@ test('strip_label over per-label caps strips every label at its cap, so the stri
         CHECKOUT,
         sumMetric('reqs', DELTA, [
           intPoint({ route: '/a', m: 'GET', zone: 'z1' }, 1, 2_000),
-          // route and m are at their caps: both go, {zone: z1} is new and admitted.
+          // route and m are at their caps; /b is a new route value, GET was seen: only route goes,
+          // and {m: GET, zone: z1} is a new series that fits.
           intPoint({ route: '/b', m: 'GET', zone: 'z1' }, 2, 2_000),
-          // Both at cap again: {zone: z1} exists now.
+          // /a was seen, PUT is new: only m goes, {route: /a, zone: z1} is new and fits.
           intPoint({ route: '/a', m: 'PUT', zone: 'z1' }, 4, 2_000),
         ]),
       ),
     ),
   );
-  assert.deepEqual(labelSets(outputPoints(sent.output)), [labelSet({ route: '/a', m: 'GET', zone: 'z1' }), labelSet({ zone: 'z1' })].sort());
+  const byLabels = new Map(outputPoints(sent.output).map((p) => [labelSet(p.labels), valueOf(p.point)]));
   assert.deepEqual(
-    outputPoints(sent.output).map((p) => valueOf(p.point)),
-    [1, 6],
+    [...byLabels.entries()].sort(),
+    [
+      [labelSet({ route: '/a', m: 'GET', zone: 'z1' }), 1],
+      [labelSet({ m: 'GET', zone: 'z1' }), 2],
+      [labelSet({ route: '/a', zone: 'z1' }), 4],
+    ].sort(),
   );
 });
 
