@@ -49,6 +49,8 @@ export interface E2eOptions {
   readonly rulesYaml?: string;
   /** Names the run in the figures: `e2e-http` (the pipeline's figure, with its target) or another suite name. */
   readonly suite?: string;
+  /** More top-level config for Tollgate (YAML). */
+  readonly extraConfig?: string;
 }
 
 /** Rules with no policy and no budget: the pipeline with no-op processors, the figure issue 2 set a target for. */
@@ -79,11 +81,12 @@ export async function runE2eHttpSuite(options: E2eOptions = {}): Promise<Figure[
   const sink = await startSink(request.length);
   let tollgate: TollgateProcess | undefined;
   try {
-    tollgate = await startTollgate({ downstream: sink.url, profileDir: options.profileDir, rulesYaml: options.rulesYaml });
+    tollgate = await startTollgate({ downstream: sink.url, profileDir: options.profileDir, rulesYaml: options.rulesYaml, extraConfig: options.extraConfig });
     const measured = await measure(tollgate, sink, request, points);
     checkEveryAcknowledgedRequestArrived(measured, sink);
     printE2eTables(measured);
     warnAboutInterference(measured.saturationCpu);
+    await printStoreFlushes(tollgate);
     printTollgateStderr(tollgate);
     return figures(measured, suite);
   } finally {
@@ -299,4 +302,23 @@ function figures(m: Measurements, suite: string): Figure[] {
     },
     { suite, name: 'peak RSS', value: m.peakRssBytes, display: mib(m.peakRssBytes) },
   ];
+}
+
+/**
+ * The usage store writes synchronously on Tollgate's event loop: how many flushes ran during the
+ * run and how long they held it, from Tollgate's own histogram. The longest is bounded by the
+ * first bucket that holds every flush.
+ */
+async function printStoreFlushes(tollgate: TollgateProcess): Promise<void> {
+  const text = await (await fetch(`${tollgate.apiUrl}/metrics`)).text();
+  const value = (name: string): number => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN);
+  const count = value('tollgate_usage_store_flush_duration_seconds_count');
+  if (!(count > 0)) {
+    console.log('[e2e-http] usage store: no flush wrote rows during the run');
+    return;
+  }
+  const mean = (value('tollgate_usage_store_flush_duration_seconds_sum') / count) * 1000;
+  const buckets = [...text.matchAll(/^tollgate_usage_store_flush_duration_seconds_bucket\{le="([^"]+)"\} (\S+)$/gm)].map((m) => ({ le: Number(m[1]), n: Number(m[2]) }));
+  const bound = buckets.find((b) => b.n >= count)?.le ?? Infinity;
+  console.log(`[e2e-http] usage store: ${count} flushes, mean ${formatFixed(mean, 2)} ms, longest ≤ ${formatFixed(bound * 1000, 2)} ms`);
 }

@@ -95,7 +95,8 @@ export function runPolicySuite(): Figure[] {
       name: `${result.name}, points/s`,
       value: pointsPerSecond,
       display: formatInteger(pointsPerSecond),
-      target: { op: '>=', value: TARGET_POINTS_PER_SECOND, text: `≥ ${formatInteger(TARGET_POINTS_PER_SECOND)}` },
+      // The issue's target is for scan + policy + rewrite; the whole chain is reported for what it costs.
+      target: result === results[0] ? { op: '>=', value: TARGET_POINTS_PER_SECOND, text: `≥ ${formatInteger(TARGET_POINTS_PER_SECOND)}` } : undefined,
     };
   });
 }

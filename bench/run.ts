@@ -27,7 +27,15 @@ const SUITES: Readonly<Record<string, (options: RunOptions) => Figure[] | Promis
   budget: () => runBudgetSuite(),
   'e2e-http': (options) => runE2eHttpSuite({ profileDir: options.profileDir, rulesYaml: NO_GOVERNANCE_RULES }),
   'e2e-http-default-rules': (options) => runE2eHttpSuite({ profileDir: options.profileDir, suite: 'e2e-http (default rules)' }),
+  // The usage store flushing every second versus not during the run: SQLite writes must not show in the request latency.
+  'e2e-http-store-flushing': (options) =>
+    runE2eHttpSuite({ profileDir: options.profileDir, suite: 'e2e-http (default rules, store flush every 1 s)', extraConfig: 'usage_store:\n  flush_interval: 1s\n' }),
+  'e2e-http-store-idle': (options) =>
+    runE2eHttpSuite({ profileDir: options.profileDir, suite: 'e2e-http (default rules, store flush every 1 h)', extraConfig: 'usage_store:\n  flush_interval: 1h\n' }),
 };
+
+/** What a bare `npm run bench` runs: every figure an issue sets a target for, within the run limit. */
+const DEFAULT_SUITES = ['wire', 'policy', 'budget', 'e2e-http', 'e2e-http-default-rules'] as const;
 
 /** Set in the re-executed child, so that a machine where pinning silently fails cannot loop. */
 const PINNED_ENV = 'TOLLGATE_BENCH_PINNED';
@@ -35,7 +43,8 @@ const PINNED_ENV = 'TOLLGATE_BENCH_PINNED';
 const RUN_LIMIT_MS = 165_000;
 
 const USAGE = `usage: node dist/bench/bench/run.js [suite...] [--profile DIR]
-suites: ${Object.keys(SUITES).join(', ')} (default: all)
+suites: ${Object.keys(SUITES).join(', ')}
+        (default: ${DEFAULT_SUITES.join(', ')}; the store-flushing pair is a separate comparison run)
 --profile DIR   write a V8 CPU profile of the Tollgate process (e2e-http) into DIR`;
 
 function parseOptions(argv: readonly string[]): { suites: string[]; options: RunOptions } {
@@ -50,7 +59,7 @@ function parseOptions(argv: readonly string[]): { suites: string[]; options: Run
   }
   const unknown = positionals.filter((name) => !(name in SUITES));
   if (unknown.length > 0) throw new Error(`unknown suite ${unknown.join(', ')}\n${USAGE}`);
-  return { suites: positionals.length > 0 ? positionals : Object.keys(SUITES), options: { profileDir: values.profile } };
+  return { suites: positionals.length > 0 ? positionals : [...DEFAULT_SUITES], options: { profileDir: values.profile } };
 }
 
 /** Runs this same command on core 1 and returns its exit code. Signals are passed on so the child can stop Tollgate cleanly. */

@@ -27,6 +27,8 @@ export interface TollgateOptions {
   readonly profileDir?: string;
   /** Governance rules to run with (written next to the config); undefined = the embedded default. */
   readonly rulesYaml?: string;
+  /** More top-level config (YAML), appended to the bench config. */
+  readonly extraConfig?: string;
 }
 
 export interface MemoryReading {
@@ -59,7 +61,7 @@ export async function startTollgate(options: TollgateOptions): Promise<TollgateP
     rulesFile = join(workDir, 'rules.yaml');
     writeFileSync(rulesFile, options.rulesYaml);
   }
-  writeFileSync(configFile, benchConfig(workDir, httpPort, apiPort, options.downstream, rulesFile));
+  writeFileSync(configFile, benchConfig(workDir, httpPort, apiPort, options.downstream, rulesFile) + (options.extraConfig ?? ''));
 
   const nodeArgs = options.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${options.profileDir}`] : [];
   const { command, args } = pinnedCommand(SERVICE_CORE, process.execPath, [...nodeArgs, CLI_MAIN, 'serve', '--config', configFile]);

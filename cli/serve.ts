@@ -85,7 +85,10 @@ export async function serve(config: TollgateConfig, logger: Logger, options: Ser
       hourlyRetentionDays: config.usage_store.hourly_retention_days,
     },
     observer: {
-      onFlush: () => metrics.usageStoreFlushes.inc({ outcome: 'ok' }),
+      onFlush: (result) => {
+        metrics.usageStoreFlushes.inc({ outcome: 'ok' });
+        if (result.rows > 0) metrics.usageStoreFlushDuration.observe(result.durationMs / 1000);
+      },
       onFlushError: (error) => {
         metrics.usageStoreFlushes.inc({ outcome: 'failed' });
         logger.error('usage store flush failed; rows kept for the next flush', { error: error.message });

@@ -37,6 +37,8 @@ export interface SelfMetrics {
   readonly teamSeriesLimit: Gauge<'team'>;
   /** outcome: ok | failed */
   readonly usageStoreFlushes: Counter<'outcome'>;
+  /** How long each flush held the event loop (SQLite is synchronous): the cost requests may see. */
+  readonly usageStoreFlushDuration: Histogram;
 }
 
 export function createSelfMetrics(options: { defaultMetrics?: boolean } = {}): SelfMetrics {
@@ -150,6 +152,12 @@ export function createSelfMetrics(options: { defaultMetrics?: boolean } = {}): S
       name: 'tollgate_usage_store_flushes_total',
       help: 'Writes of recorded usage to SQLite, by outcome (a failed flush keeps its rows for the next one).',
       labelNames: ['outcome'],
+      registers,
+    }),
+    usageStoreFlushDuration: new Histogram({
+      name: 'tollgate_usage_store_flush_duration_seconds',
+      help: 'Time one usage store flush (one SQLite transaction) took; requests arriving meanwhile wait that long.',
+      buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1],
       registers,
     }),
     reaggregatedPoints: new Counter({
