@@ -617,7 +617,12 @@ teams:
         'steady team usage',
       );
 
-      const violations = store.reader.violations(EXPLODING, { since: startedAt - 60_000 }).items;
+      const recorded = store.reader.violations(EXPLODING, { since: startedAt - 60_000 }).items;
+      // The team went from 0 to 100 % of max_active_series between two sweeps: one warning, naming
+      // the highest threshold crossed (95 %).
+      const warnings = recorded.filter((v) => v.rule === 'warning_threshold');
+      assert.deepEqual(warnings.map((v) => [v.action, v.samples[0]?.threshold]), [['warn', '0.95']], 'one warning per crossing');
+      const violations = recorded.filter((v) => v.rule !== 'warning_threshold');
       assert.equal(violations.reduce((n, v) => n + v.count, 0), exportsSent * REFUSED_PER_EXPORT, 'violations counted in the store');
       assert.deepEqual(new Set(violations.map((v) => v.action)), new Set(['drop']));
       assert.deepEqual(new Set(violations.map((v) => v.metric)), new Set([COUNTER, HISTOGRAM]));
