@@ -1,16 +1,18 @@
 /**
  * Checks that need the whole rules file: names that refer to other entries (a team's tier, a
- * policy's teams), unique names, and rules that can never take effect because an earlier rule
- * always wins first — a team whose every matcher an earlier team already covers, a policy
- * whose every attribute an earlier policy already takes. Only decidable cases are reported
+ * policy's or sampling rule's teams), unique names, and rules that can never take effect
+ * because an earlier rule always wins first — a team whose every matcher an earlier team
+ * already covers, a policy whose every attribute an earlier policy already takes, a sampling
+ * rule whose every item an earlier rule already decides. Only decidable cases are reported
  * (see `patternsCover`), so every finding is certain: a rule flagged here is dead.
  */
 import type { ReportIssue } from '../collector/config/validate.js';
-import { suggestClosest } from '../collector/config/validate.js';
-import { BUILTIN_TIERS, IMPLICIT_DEFAULT_TEAM_NAME } from './builtins.js';
-import { isUniversalPattern, patternsCover } from './matchers.js';
+import { formatPath, suggestClosest } from '../collector/config/validate.js';
+import { BUILTIN_TIERS, IMPLICIT_DEFAULT_TEAM_NAME, LOG_SEVERITIES, SAMPLING_SIGNALS } from './builtins.js';
+import { canonicalJson } from './hash.js';
+import { compileMatcher, isUniversalPattern, patternsCover } from './matchers.js';
 import type { PatternSpec } from './matchers.js';
-import type { RawAttributePolicy, RawTeam, RulesSections, ValueSpec } from './schema.js';
+import type { RawAttributeCondition, RawAttributePolicy, RawSamplingRule, RawTeam, RulesSections, ValueSpec } from './schema.js';
 
 type Conjunction = Readonly<Record<string, readonly PatternSpec[]>>;
 
@@ -28,8 +30,9 @@ function reportDuplicateNames(names: readonly string[], path: (index: number) =>
   });
 }
 
+/** `teams[2]` for `['teams', 2, 'name']`: the entry a name belongs to. */
 function formatIndex(segments: readonly (string | number)[]): string {
-  return `${segments[0]}[${segments[1]}]`;
+  return formatPath(segments.slice(0, -1));
 }
 
 /** Does a resource matching `specific` always match `general`? (`general` asks for no more attributes, each at least as loosely.) */
@@ -113,9 +116,11 @@ function valuesCover(general: readonly ValueSpec[] | undefined, specific: readon
   return specific !== undefined && specific.every((value) => general.some((other) => sameValue(other, value)));
 }
 
-function teamsCover(general: readonly string[] | undefined, specific: readonly string[] | undefined, allTeams: readonly string[]): boolean {
+/** `allTeams` undefined: the teams section is invalid, so "every team" cannot be spelled out (and is not claimed covered). */
+function teamsCover(general: readonly string[] | undefined, specific: readonly string[] | undefined, allTeams: readonly string[] | undefined): boolean {
   if (general === undefined) return true;
-  return (specific ?? allTeams).every((team) => general.includes(team));
+  const teams = specific ?? allTeams;
+  return teams !== undefined && teams.every((team) => general.includes(team));
 }
 
 type Signal = RawAttributePolicy['signals'][number];
@@ -155,10 +160,15 @@ function checkPolicyNames(policies: readonly RawAttributePolicy[], report: Repor
   );
 }
 
-function checkPolicyTeams(policies: readonly RawAttributePolicy[], teams: readonly RawTeam[], report: ReportIssue): void {
+/** Every team a rule may name: the file's teams, plus the implicit default team when there is one. */
+function allTeamNames(teams: readonly RawTeam[]): readonly string[] {
   const last = teams[teams.length - 1];
   const teamNames = teams.map((team) => team.name);
-  const allTeams = last !== undefined && isCatchAll(last) ? teamNames : [...teamNames, IMPLICIT_DEFAULT_TEAM_NAME];
+  return last !== undefined && isCatchAll(last) ? teamNames : [...teamNames, IMPLICIT_DEFAULT_TEAM_NAME];
+}
+
+function checkPolicyTeams(policies: readonly RawAttributePolicy[], teams: readonly RawTeam[], report: ReportIssue): void {
+  const allTeams = allTeamNames(teams);
   policies.forEach((policy, index) => {
     policy.teams?.forEach((team, k) => {
       if (!allTeams.includes(team)) report(['attribute_policies', index, 'teams', k], unknownName('team', team, allTeams));
@@ -167,14 +177,129 @@ function checkPolicyTeams(policies: readonly RawAttributePolicy[], teams: readon
   policies.forEach((_, index) => reportShadowedPolicy(policies, index, allTeams, report));
 }
 
+// ─── Sampling rules ────────────────────────────────────────────────────────────────────────────
+
+type Conditions = RawSamplingRule['when'];
+type SamplingSignal = RawSamplingRule['signals'][number];
+
+const rulePath = (index: number) => ['sampling', 'rules', index];
+const ruleLabel = (rules: readonly RawSamplingRule[], index: number) => `${formatPath(rulePath(index))} ("${rules[index].name}")`;
+
+/** Every signal, every team, no condition: it decides whatever reaches it. */
+function isSamplingCatchAll(rule: RawSamplingRule): boolean {
+  return rule.teams === undefined && SAMPLING_SIGNALS.every((signal) => rule.signals.includes(signal)) && Object.keys(rule.when).length === 0;
+}
+
+/** An operator and its operand, whichever of the condition's keys is set. */
+function operatorOf(condition: RawAttributeCondition): [op: string, operand: unknown] {
+  const { key: _key, ...rest } = condition;
+  const [entry] = Object.entries(rest);
+  return entry;
+}
+
+/**
+ * Does every attribute that satisfies `specific` satisfy `general` (same key)? Decided for the
+ * cases that are certain: the same condition, numeric bounds at least as tight, a value a
+ * pattern list takes, and presence implied by every operator that needs a value.
+ */
+function attributeConditionImplies(specific: RawAttributeCondition, general: RawAttributeCondition): boolean {
+  if (specific.key !== general.key) return false;
+  if (canonicalJson(specific) === canonicalJson(general)) return true;
+  const [op, operand] = operatorOf(specific);
+  const equalsNumber = op === 'equals' && typeof operand === 'number' ? operand : undefined;
+  const equalsString = op === 'equals' && typeof operand === 'string' ? operand : undefined;
+  if (general.exists === true) return op !== 'not_equals' && op !== 'exists';
+  if (general.gte !== undefined) return (specific.gte ?? specific.gt ?? equalsNumber ?? -Infinity) >= general.gte;
+  if (general.gt !== undefined) return (specific.gt ?? -Infinity) >= general.gt || (specific.gte ?? equalsNumber ?? -Infinity) > general.gt;
+  if (general.lte !== undefined) return (specific.lte ?? specific.lt ?? equalsNumber ?? Infinity) <= general.lte;
+  if (general.lt !== undefined) return (specific.lt ?? Infinity) <= general.lt || (specific.lte ?? equalsNumber ?? Infinity) < general.lt;
+  if (general.matches !== undefined) {
+    if (specific.matches !== undefined) return patternsCover(general.matches, specific.matches);
+    return equalsString !== undefined && compileMatcher(general.matches).test(equalsString);
+  }
+  return false;
+}
+
+const severityRank = (severity: Conditions['min_severity']) => (severity === undefined ? -1 : LOG_SEVERITIES.indexOf(severity));
+
+/** Does every item satisfying the conditions `specific` also satisfy `general`? (Conservative: `false` may be wrong, `true` never is.) */
+function conditionsImply(specific: Conditions, general: Conditions): boolean {
+  if (general.status !== undefined && specific.status !== general.status) return false;
+  if (general.min_duration !== undefined && (specific.min_duration ?? -1) < general.min_duration) return false;
+  if (general.min_severity !== undefined && severityRank(specific.min_severity) < severityRank(general.min_severity)) return false;
+  if (general.span_name !== undefined && (specific.span_name === undefined || !patternsCover(general.span_name, specific.span_name))) return false;
+  const specificAttributes = specific.attributes ?? [];
+  return (general.attributes ?? []).every((condition) => specificAttributes.some((other) => attributeConditionImplies(other, condition)));
+}
+
+function samplingRuleCovers(earlier: RawSamplingRule, later: RawSamplingRule, signal: SamplingSignal, allTeams: readonly string[] | undefined): boolean {
+  return earlier.signals.includes(signal) && teamsCover(earlier.teams, later.teams, allTeams) && conditionsImply(later.when, earlier.when);
+}
+
+function reportUnreachableSamplingRule(rules: readonly RawSamplingRule[], index: number, allTeams: readonly string[] | undefined, report: ReportIssue): void {
+  const catchAll = rules.slice(0, index).findIndex(isSamplingCatchAll);
+  if (catchAll >= 0) {
+    report(
+      rulePath(index),
+      `unreachable: ${ruleLabel(rules, catchAll)} is a catch-all (no when, teams or signals), so it decides every span and log record first; the catch-all must be the last rule`,
+    );
+    return;
+  }
+  const later = rules[index];
+  const covering = new Set<number>();
+  for (const signal of later.signals) {
+    const earlier = rules.slice(0, index).findIndex((rule) => samplingRuleCovers(rule, later, signal, allTeams));
+    if (earlier < 0) return;
+    covering.add(earlier);
+  }
+  if (covering.size === 0) return;
+  const labels = [...covering].map((i) => ruleLabel(rules, i)).join(' and ');
+  const one = covering.size === 1;
+  report(rulePath(index), `unreachable: ${labels} ${one ? 'comes' : 'come'} first and ${one ? 'matches' : 'match'} everything this rule would (the first matching rule wins)`);
+}
+
+/**
+ * Names, a catch-all at the end (every item needs a decision), and rules an earlier rule
+ * always pre-empts. Team names are checked against `teams` when that section is valid.
+ */
+function checkSampling(rules: readonly RawSamplingRule[], teams: readonly RawTeam[] | undefined, report: ReportIssue): void {
+  reportDuplicateNames(
+    rules.map((rule) => rule.name),
+    (index) => [...rulePath(index), 'name'],
+    'sampling rule',
+    report,
+  );
+  const allTeams = teams && allTeamNames(teams);
+  if (allTeams) {
+    rules.forEach((rule, index) => {
+      rule.teams?.forEach((team, k) => {
+        if (!allTeams.includes(team)) report([...rulePath(index), 'teams', k], unknownName('team', team, allTeams));
+      });
+    });
+  }
+  const example = '{ name: sample-the-rest, action: sample }';
+  if (rules.length === 0) {
+    report(['sampling', 'rules'], `is empty: it needs at least a catch-all rule such as ${example}, or leave it out for the default rules`);
+    return;
+  }
+  if (!rules.some(isSamplingCatchAll)) {
+    report(
+      ['sampling', 'rules'],
+      `must end with a catch-all rule (no when, teams or signals) such as ${example}, so every span and log record gets a decision`,
+    );
+  }
+  rules.forEach((_, index) => reportUnreachableSamplingRule(rules, index, allTeams, report));
+}
+
 /**
  * Reports every cross-reference and reachability problem among the given sections; a check
  * runs when the sections it reads are present (valid).
  */
 export function checkRulesDocument(sections: RulesSections, report: ReportIssue): void {
-  const { tiers, teams, attribute_policies: policies } = sections;
+  const { tiers, teams, attribute_policies: policies, sampling } = sections;
   if (teams && tiers) checkTierReferences(teams, tiers, report);
   if (teams) checkTeams(teams, report);
   if (policies) checkPolicyNames(policies, report);
   if (policies && teams) checkPolicyTeams(policies, teams, report);
+  if (sampling) checkSampling(sampling.rules, teams, report);
 }

@@ -4,22 +4,33 @@
  * a reload can only ever swap in a whole new object.
  */
 import type { Signal } from '../collector/otlp/signal.js';
-import { BUILTIN_TIERS, DEFAULT_TIER, IMPLICIT_DEFAULT_TEAM_NAME, RULES_VERSION } from './builtins.js';
+import { ATTRIBUTE_CONDITION_OPS, BUILTIN_TIERS, DEFAULT_TIER, IMPLICIT_DEFAULT_TEAM_NAME, LOG_SEVERITY_NUMBERS, RULES_VERSION } from './builtins.js';
 import type { TierDefinition } from './builtins.js';
 import type {
+  CompiledAttributeCondition,
   CompiledAttributePolicy,
   CompiledRules,
+  CompiledSamplingRule,
   CompiledTeam,
   CompiledTier,
   MetricBudget,
   ResourceMatcher,
+  SamplingSignal,
   TeamBudgets,
   ValueDetector,
 } from './compiled.js';
 import { DETECTORS, createRegexDetector } from './detectors.js';
 import { rulesHash } from './hash.js';
 import { compileMatcher, compileValueRegex } from './matchers.js';
-import type { MetricBudgetDocument, RulesAttributePolicy, RulesDocument, RulesTeam, ValueSpec } from './schema.js';
+import type {
+  MetricBudgetDocument,
+  RulesAttributeCondition,
+  RulesAttributePolicy,
+  RulesDocument,
+  RulesSamplingRule,
+  RulesTeam,
+  ValueSpec,
+} from './schema.js';
 
 // ─── Immutable collections ─────────────────────────────────────────────────────────────────────
 
@@ -196,6 +207,35 @@ function compilePolicy(policy: RulesAttributePolicy, index: number, teamIndex: R
   });
 }
 
+// ─── Sampling rules ────────────────────────────────────────────────────────────────────────────
+
+const NS_PER_MS = 1_000_000;
+
+function compileAttributeCondition(condition: RulesAttributeCondition): CompiledAttributeCondition {
+  // Validation leaves exactly one operator set.
+  const op = ATTRIBUTE_CONDITION_OPS.find((candidate) => condition[candidate] !== undefined)!;
+  const { matches, exists } = condition;
+  const value = op === 'matches' || op === 'exists' ? undefined : condition[op];
+  return freeze({ key: condition.key, op, value, matcher: matches === undefined ? undefined : compileMatcher(matches), exists });
+}
+
+function compileSamplingRule(rule: RulesSamplingRule, index: number, teamIndex: ReadonlyMap<string, number>): CompiledSamplingRule {
+  const { when } = rule;
+  return freeze({
+    name: rule.name,
+    index,
+    action: rule.action,
+    signals: new FrozenSet<SamplingSignal>(rule.signals),
+    teams: rule.teams === undefined ? undefined : new FrozenSet(rule.teams.map((team) => teamIndex.get(team)!)),
+    statusError: when.status === 'error',
+    // Durations are validated in (fractional) milliseconds; spans carry nanoseconds.
+    minDurationNs: when.min_duration === undefined ? undefined : Math.round(when.min_duration * NS_PER_MS),
+    spanName: when.span_name === undefined ? undefined : compileMatcher(when.span_name),
+    minSeverityNumber: when.min_severity === undefined ? undefined : LOG_SEVERITY_NUMBERS[when.min_severity],
+    attributes: freeze((when.attributes ?? []).map(compileAttributeCondition)),
+  });
+}
+
 // ─── The whole ─────────────────────────────────────────────────────────────────────────────────
 
 /** Compiles a validated document (from `rulesSchema`) into the frozen form the processors read. */
@@ -211,6 +251,7 @@ export function compileRules(document: RulesDocument): CompiledRules {
     defaultTeam,
     tiers: compileTiers(document),
     attributePolicies: freeze(document.attribute_policies.map((policy, index) => compilePolicy(policy, index, teamIndex))),
+    sampling: freeze(document.sampling.rules.map((rule, index) => compileSamplingRule(rule, index, teamIndex))),
     teamMatchKeys: teamMatchKeysOf(teams),
     teamOf: createTeamOf(teams, defaultTeam),
     document,

@@ -8,6 +8,9 @@
  * gets removed on day two. In audit mode Tollgate counts and reports, per team and policy,
  * everything it *would* drop, redact or cut, so a newcomer sees the effect on their own traffic
  * before anything is enforced, then switches `mode: enforce` on (globally or per policy).
+ *
+ * The sampling rules are the documented default (keep errors, sample the rest) plus a drop of
+ * health-check spans: probes are the one kind of span that is both plentiful and never read.
  */
 export const DEFAULT_RULES_YAML = `# Tollgate governance rules: the embedded default (tollgate serve without --rules).
 # Reference: docs/rules.md. Validate your own copy with: tollgate lint rules.yaml
@@ -79,4 +82,31 @@ attribute_policies:
     keys: "*"
     action: truncate
     max_length: 4096
+
+# Sampling: for each span and log record the first rule that matches decides: keep it (whatever
+# the tier and budget), drop it, or sample it by its team's tier and budget. A file without this
+# section gets these rules without drop-health-checks.
+sampling:
+  rules:
+    # Errors are what someone reads during an incident: never sampled away, whatever the budget.
+    - name: keep-errors
+      signals: [traces]            # status is a span condition
+      when: { status: error }
+      action: keep
+    - name: keep-error-logs
+      signals: [logs]
+      when: { min_severity: error } # severity number 17 and up: error and fatal
+      action: keep
+
+    # Load-balancer and Kubernetes probes: a span every few seconds per instance that nobody
+    # reads. After keep-errors, so a failing probe is still kept.
+    - name: drop-health-checks
+      signals: [traces]
+      when:
+        span_name: ["GET /healthz", "GET /readyz", "GET /livez", "GET /health", "grpc.health.v1.Health/*"]
+      action: drop
+
+    # The catch-all (required, last): everything else by the team's tier and budget.
+    - name: sample-the-rest
+      action: sample
 `;

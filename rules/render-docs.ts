@@ -1,6 +1,7 @@
 /**
  * Keeps the generated parts of docs/rules.md in step with the code: the field reference table
- * (from the rules schema), the built-in tiers and the embedded default rules. Each sits between
+ * (from the rules schema), the built-in tiers, the default sampling rules and the embedded
+ * default rules. Each sits between
  * `<!-- name:start -->` and `<!-- name:end -->` markers, so the page keeps its hand-written
  * prose around them; a test fails when the page and the code drift apart.
  *
@@ -9,12 +10,12 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { describeSchema } from '../collector/config/validate.js';
-import { BUILTIN_TIERS, LOG_SEVERITIES } from './builtins.js';
+import { BUILTIN_TIERS, DEFAULT_SAMPLING_RULES, LOG_SEVERITIES } from './builtins.js';
 import { DEFAULT_RULES_YAML } from './default-rules.js';
 import { rulesSchema } from './schema.js';
 
 /** The generated blocks of docs/rules.md, by marker name. */
-export const RULES_DOC_BLOCKS = ['rules-table', 'builtin-tiers', 'default-rules'] as const;
+export const RULES_DOC_BLOCKS = ['rules-table', 'builtin-tiers', 'default-sampling', 'default-rules'] as const;
 export type RulesDocBlock = (typeof RULES_DOC_BLOCKS)[number];
 
 export const blockStart = (block: RulesDocBlock) => `<!-- ${block}:start -->`;
@@ -40,6 +41,28 @@ export function renderBuiltinTiers(): string {
   return `${lines.join('\n')}\n`;
 }
 
+// Plain YAML scalars only where they cannot read as anything else; JSON strings are valid YAML.
+const PLAIN_SCALAR = /^[A-Za-z][A-Za-z0-9._/-]*$/;
+const YAML_KEYWORDS = /^(?:true|false|yes|no|on|off|null|y|n)$/i;
+
+/** A value in YAML flow style, `{ name: a, signals: [traces] }`, the way the docs write rules. */
+function flowYaml(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(flowYaml).join(', ')}]`;
+  if (typeof value === 'object' && value !== null) {
+    return `{ ${Object.entries(value)
+      .map(([key, item]) => `${flowYaml(key)}: ${flowYaml(item)}`)
+      .join(', ')} }`;
+  }
+  if (typeof value === 'string') return PLAIN_SCALAR.test(value) && !YAML_KEYWORDS.test(value) ? value : JSON.stringify(value);
+  return String(value);
+}
+
+/** The sampling rules of a file without a `sampling` section, as a file would spell them. */
+export function renderDefaultSampling(): string {
+  const rules = DEFAULT_SAMPLING_RULES.map((rule) => `    - ${flowYaml(rule)}`);
+  return `\`\`\`yaml\nsampling:\n  rules:\n${rules.join('\n')}\n\`\`\`\n`;
+}
+
 export function renderDefaultRules(): string {
   return `\`\`\`yaml\n${DEFAULT_RULES_YAML}\`\`\`\n`;
 }
@@ -47,6 +70,7 @@ export function renderDefaultRules(): string {
 const RENDERERS: Readonly<Record<RulesDocBlock, () => string>> = {
   'rules-table': renderRulesTable,
   'builtin-tiers': renderBuiltinTiers,
+  'default-sampling': renderDefaultSampling,
   'default-rules': renderDefaultRules,
 };
 

@@ -5,8 +5,9 @@
  * facts (`withJsonSchema`), since the toolkit's structure does not describe scalars.
  *
  * The validated document is normalized so that two files meaning the same thing are equal (and
- * hash the same): patterns become `{exact}`/`{glob}`/`{regex}` lists, defaults are filled in,
- * tiers list every severity, and policy and budget modes inherit the top-level mode.
+ * hash the same): patterns become `{exact}`/`{glob}`/`{regex}` lists, defaults are filled in
+ * (the default sampling rules too), tiers list every severity, sampling rules list their signals
+ * in one order, and policy and budget modes inherit the top-level mode.
  */
 import {
   INVALID,
@@ -24,13 +25,16 @@ import {
   scalar,
   string,
   suggestClosest,
+  validate,
 } from '../collector/config/validate.js';
 import type { Cursor, Infer, ReportIssue, Schema, Simplify } from '../collector/config/validate.js';
 import { checkRulesDocument } from './analysis.js';
 import {
   ATTRIBUTE_ACTIONS,
+  ATTRIBUTE_CONDITION_OPS,
   BUILTIN_TIERS,
   DEFAULT_REPLACEMENT,
+  DEFAULT_SAMPLING_RULES,
   DEFAULT_TIER,
   DETECTOR_NAMES,
   LOG_SEVERITIES,
@@ -38,7 +42,10 @@ import {
   POLICY_MODES,
   POLICY_TARGETS,
   RULES_VERSION,
+  SAMPLING_ACTIONS,
+  SAMPLING_SIGNALS,
   SIGNAL_NAMES,
+  SPAN_STATUSES,
 } from './builtins.js';
 import type { TierDefinition } from './builtins.js';
 import type { DetectorName, PolicyMode } from './compiled.js';
@@ -130,11 +137,10 @@ function bytes(description: string): Schema<number, string | number> {
   return withJsonSchema(byteSize({ min: 1, description }), { replace: BYTE_SIZE_JSON });
 }
 
+const DURATION_TEXT_JSON: JsonObject = { type: 'string', pattern: '^([0-9]+(\\.[0-9]+)?(ms|s|m|h))+$' };
+
 const DURATION_JSON: JsonObject = {
-  anyOf: [
-    { type: 'integer', minimum: 1000 },
-    { type: 'string', pattern: '^([0-9]+(\\.[0-9]+)?(ms|s|m|h))+$' },
-  ],
+  anyOf: [{ type: 'integer', minimum: 1000 }, DURATION_TEXT_JSON],
 };
 
 function window(description: string): Schema<number, string | number> {
@@ -485,6 +491,153 @@ const policySchema = refine(policyFields, (raw, report) => {
   return raw.action === 'redact' ? { ...raw, replacement: raw.replacement ?? DEFAULT_REPLACEMENT } : raw;
 });
 
+// ─── Sampling rules ────────────────────────────────────────────────────────────────────────────
+
+/** A span duration threshold: the toolkit's duration (ms, fractions allowed), above zero. */
+function minimumDuration(description: string): Schema<number, string | number> {
+  const positive = refine(duration({ description }), (ms, report) => {
+    if (ms === 0) report([], 'must be greater than 0 (every span lasts at least 0: leave the condition out)');
+    return ms;
+  });
+  return withJsonSchema(positive, { replace: { anyOf: [{ type: 'number', exclusiveMinimum: 0 }, DURATION_TEXT_JSON] } });
+}
+
+function finiteNumber(description: string): Schema<number> {
+  return withJsonSchema(
+    scalar<number>({
+      typeName: 'number',
+      description,
+      takesText: false,
+      check: (input) => (typeof input === 'number' && Number.isFinite(input) ? accept(input) : reject('must be a number')),
+    }),
+    { replace: { type: 'number' } },
+  );
+}
+
+/** The value of `equals` / `not_equals`: an attribute value of one of the kinds OTLP has a scalar for. */
+function attributeValue(description: string): Schema<string | number | boolean> {
+  return withJsonSchema(
+    scalar<string | number | boolean>({
+      typeName: 'string, number or boolean',
+      description,
+      takesText: false,
+      check: (input) =>
+        typeof input === 'string' || typeof input === 'boolean' || (typeof input === 'number' && Number.isFinite(input))
+          ? accept(input)
+          : reject(`must be a string, a number or true/false, not ${describeValue(input)}`),
+    }),
+    { replace: { type: ['string', 'number', 'boolean'] } },
+  );
+}
+
+const attributeConditionSchema = withJsonSchema(
+  refine(
+    object(
+      {
+        key: text('Attribute key of the span or log record (exact; resource and scope attributes are not looked at).', 1),
+        equals: optional(attributeValue('The attribute has this value, of the same kind (a number equals int and double attributes).')),
+        not_equals: optional(attributeValue('The attribute does not have this value: absent, of another kind, or different.')),
+        gt: optional(finiteNumber('The attribute is a number (int or double) greater than this.')),
+        gte: optional(finiteNumber('The attribute is a number at least this (e.g. `http.response.status_code` `gte: 500`).')),
+        lt: optional(finiteNumber('The attribute is a number less than this.')),
+        lte: optional(finiteNumber('The attribute is a number at most this.')),
+        matches: optional(patterns('The attribute is a string matching one of these patterns.')),
+        exists: optional(flag('`true`: the attribute is present (any value); `false`: it is absent.')),
+      },
+      { description: 'A condition on one attribute: `key` and exactly one operator.' },
+    ),
+    (raw, report) => {
+      const given = ATTRIBUTE_CONDITION_OPS.filter((op) => raw[op] !== undefined);
+      if (given.length === 0) report([], `needs one operator: ${ATTRIBUTE_CONDITION_OPS.join(', ')}`);
+      if (given.length > 1) report([], `must set only one of ${given.join(', ')} (for a range, write two conditions: all of them must hold)`);
+      return raw;
+    },
+  ),
+  { extend: { minProperties: 2, maxProperties: 2 } },
+);
+
+const whenSchema = object(
+  {
+    status: optional(choice(SPAN_STATUSES, 'Spans only: `error` holds for spans whose status code is ERROR.')),
+    min_duration: optional(minimumDuration('Spans only: the span lasted at least this long (end time − start time), e.g. `500ms`.')),
+    span_name: optional(patterns('Spans only: the span name matches one of these patterns.')),
+    min_severity: optional(
+      choice(LOG_SEVERITIES, 'Log records only: the severity number is in this severity’s range or above (`error`: 17 and up); records without a severity never hold.'),
+    ),
+    attributes: optional(
+      withJsonSchema(arrayOf(attributeConditionSchema, { minItems: 1, description: 'Conditions on attributes of the span or log record; all must hold.' }), {
+        extend: { minItems: 1 },
+      }),
+    ),
+  },
+  { description: 'Conditions, all of which must hold; left out: none (the rule takes every item of its signals and teams).' },
+);
+
+const SPAN_CONDITIONS = ['status', 'min_duration', 'span_name'] as const;
+const ALL_SAMPLING_SIGNALS: readonly (typeof SAMPLING_SIGNALS)[number][] = [...SAMPLING_SIGNALS];
+
+const samplingRuleFields = object(
+  {
+    name: name('Unique rule name (in reports and metrics).'),
+    signals: optional(uniqueList(choice(SAMPLING_SIGNALS, 'A signal.'), 'Signals the rule applies to.'), ALL_SAMPLING_SIGNALS),
+    teams: optional(uniqueList(name('A team name.'), 'Teams the rule applies to; unset: every team.')),
+    when: optional(whenSchema, {}),
+    action: choice(
+      SAMPLING_ACTIONS,
+      '`keep` what matches whatever the tier probability and budget, `drop` it, or `sample` it with the team’s tier probability, lowered to stay within its budget.',
+    ),
+  },
+  { description: 'A sampling rule. For each span and log record the first rule in order that matches decides.' },
+);
+
+/**
+ * A rule's conditions must be ones its signals can have: a span condition never holds for a
+ * log record and `min_severity` never holds for a span, so a rule that asks for one on the
+ * other signal silently never matches there. Signals are put in their canonical order, so
+ * `[logs, traces]` and `[traces, logs]` hash the same.
+ */
+const samplingRuleSchema = refine(samplingRuleFields, (raw, report) => {
+  if (raw.signals.length === 0) report(['signals'], 'is empty, so the rule can never match; leave it out to apply to traces and logs');
+  if (raw.teams?.length === 0) report(['teams'], 'is empty, so the rule can never match; leave it out to apply to every team');
+  const traces = raw.signals.includes('traces');
+  const logs = raw.signals.includes('logs');
+  for (const condition of SPAN_CONDITIONS) {
+    if (raw.when[condition] === undefined || !logs) continue;
+    report(
+      ['when', condition],
+      traces
+        ? `never matches logs: ${condition} is a span condition, which no log record satisfies; set signals: [traces]`
+        : `can never match: ${condition} is a span condition, which no log record satisfies, and signals is [logs]`,
+    );
+  }
+  if (raw.when.min_severity !== undefined && traces) {
+    report(
+      ['when', 'min_severity'],
+      logs
+        ? 'never matches spans: min_severity is a log record condition, which no span satisfies; set signals: [logs]'
+        : 'can never match: min_severity is a log record condition, which no span satisfies, and signals is [traces]',
+    );
+  }
+  return { ...raw, signals: SAMPLING_SIGNALS.filter((signal) => raw.signals.includes(signal)) };
+});
+
+const samplingRulesList = arrayOf(samplingRuleSchema, {
+  description:
+    'Sampling rules in order: for each span and log record the first rule that matches decides. Must end with a catch-all (no `when`, `teams` or `signals`). Left out: keep error spans and error logs, sample the rest (docs/rules.md, “Sampling rules”).',
+});
+
+/** What a file without `sampling.rules` gets, parsed once: a default that does not validate is a bug, caught at load. */
+const defaultSamplingRules = (() => {
+  const result = validate(samplingRulesList, DEFAULT_SAMPLING_RULES);
+  if (!result.ok) throw new Error(`invalid default sampling rules: ${result.errors.map((issue) => `${issue.path}: ${issue.message}`).join('; ')}`);
+  return result.value;
+})();
+
+const samplingSchema = refine(
+  object({ rules: optional(samplingRulesList) }, { description: 'Which spans and log records are kept, dropped or sampled by tier.' }),
+  (raw) => ({ rules: raw.rules ?? defaultSamplingRules }),
+);
+
 // ─── The file ──────────────────────────────────────────────────────────────────────────────────
 
 const versionSchema = withJsonSchema(
@@ -509,6 +662,7 @@ const teamsField = optional(
   [],
 );
 const policiesField = optional(arrayOf(policySchema, { description: 'Attribute policies in order: for each attribute the first that matches decides.' }), []);
+const samplingField = optional(samplingSchema, {});
 
 const rulesFields = object({
   version: versionSchema,
@@ -519,12 +673,15 @@ const rulesFields = object({
   tiers: tiersField,
   teams: teamsField,
   attribute_policies: policiesField,
+  sampling: samplingField,
 });
 
 /** The file as validated field by field, before cross-references are checked and modes resolved. */
 export type RawRulesDocument = Infer<typeof rulesFields>;
 export type RawTeam = RawRulesDocument['teams'][number];
 export type RawAttributePolicy = RawRulesDocument['attribute_policies'][number];
+export type RawSamplingRule = RawRulesDocument['sampling']['rules'][number];
+export type RawAttributeCondition = NonNullable<RawSamplingRule['when']['attributes']>[number];
 
 type RawMetricBudget = NonNullable<RawTeam['budgets']['metrics']>;
 type ResolvedMetricBudget = Simplify<Omit<RawMetricBudget, 'mode'> & { readonly mode: PolicyMode }>;
@@ -545,7 +702,7 @@ function withResolvedModes(raw: RawRulesDocument) {
 }
 
 /** The sections the whole-file checks read; a section is absent when it has errors of its own. */
-export type RulesSections = Partial<Pick<RawRulesDocument, 'tiers' | 'teams' | 'attribute_policies'>>;
+export type RulesSections = Partial<Pick<RawRulesDocument, 'tiers' | 'teams' | 'attribute_policies' | 'sampling'>>;
 
 /**
  * The sections of a document that failed validation which are valid on their own, so the
@@ -563,6 +720,7 @@ function validSections(input: unknown, at: Cursor): RulesSections {
     tiers: section('tiers', tiersField),
     teams: section('teams', teamsField),
     attribute_policies: section('attribute_policies', policiesField),
+    sampling: section('sampling', samplingField),
   };
 }
 
@@ -597,4 +755,6 @@ export const rulesSchema: Schema<ResolvedRules, unknown> = {
 export type RulesDocument = Infer<typeof rulesSchema>;
 export type RulesTeam = RulesDocument['teams'][number];
 export type RulesAttributePolicy = RulesDocument['attribute_policies'][number];
+export type RulesSamplingRule = RulesDocument['sampling']['rules'][number];
+export type RulesAttributeCondition = NonNullable<RulesSamplingRule['when']['attributes']>[number];
 export type MetricBudgetDocument = NonNullable<RulesTeam['budgets']['metrics']>;

@@ -17,7 +17,20 @@ test('the smallest valid file: version only, with an implicit default team and t
   assert.equal(rules.defaultTeam, 0);
   assert.deepEqual([...rules.tiers.keys()], ['critical', 'standard', 'economy']);
   assert.deepEqual(rules.attributePolicies, []);
-  assert.deepEqual(rules.document, { version: 1, mode: 'enforce', tiers: {}, teams: [], attribute_policies: [] });
+  assert.deepEqual(rules.document, {
+    version: 1,
+    mode: 'enforce',
+    tiers: {},
+    teams: [],
+    attribute_policies: [],
+    sampling: {
+      rules: [
+        { name: 'keep-errors', signals: ['traces'], when: { status: 'error' }, action: 'keep' },
+        { name: 'keep-error-logs', signals: ['logs'], when: { min_severity: 'error' }, action: 'keep' },
+        { name: 'sample-the-rest', signals: ['traces', 'logs'], when: {}, action: 'sample' },
+      ],
+    },
+  });
 });
 
 const FULL = yaml(
