@@ -98,6 +98,7 @@ export async function serve(config: TollgateConfig, logger: Logger, options: Ser
   });
   store.start();
   const governance = startGovernanceOrClose(store, {
+    sampleRateAttribute: config.processors.sampling.sample_rate_attribute,
     store,
     budgets: {
       reportDrops: budgetConfig.report_drops,

@@ -14,6 +14,7 @@ import type { Processor } from './pipeline/processor.js';
 import { createAttributePolicyProcessor } from './processors/attribute-policy/processor.js';
 import type { AttributeActionObserver } from './processors/attribute-policy/processor.js';
 import { createReaggregationProcessor } from './processors/attribute-policy/reaggregate.js';
+import { createSamplingProcessor } from './processors/sampling/sampler.js';
 import type { Logger } from './telemetry/logger.js';
 import type { SelfMetrics } from './telemetry/metrics.js';
 
@@ -29,6 +30,8 @@ export interface GovernanceOptions {
   /** How often the rules file's content is checked for a change (default 1 s). */
   readonly pollMs?: number;
   readonly budgets: BudgetSettings;
+  /** Add `SampleRate` ("1 in N") to kept spans and log records that stand for more than one. */
+  readonly sampleRateAttribute?: boolean;
   /** Where usage, violations and the series state go; without it budgets still enforce, in memory only. */
   readonly store?: BudgetStore;
   readonly now?: () => number;
@@ -44,7 +47,7 @@ export interface ActionCount {
 }
 
 export interface Governance {
-  /** In pipeline order: attribute policy, cardinality budgets (on what the policies left), then re-aggregation of series made equal. */
+  /** In pipeline order: attribute policy, cardinality budgets (on what the policies left), sampling of spans and logs, then re-aggregation of series made equal. */
   readonly processors: readonly Processor[];
   readonly budgets: Budgets;
   rules(): CompiledRules;
@@ -119,6 +122,20 @@ export function startGovernance(options: GovernanceOptions): Governance {
     observer: tally,
   });
   const budgets = startBudgets({ rules: () => watcher.current(), settings: options.budgets, metrics, logger, store: options.store, now: options.now });
+  const sampling = createSamplingProcessor({
+    rules: () => watcher.current(),
+    clock: () => performance.now(),
+    sampleRateAttribute: options.sampleRateAttribute,
+    observer: {
+      onItems(team, signal, outcome, items, adjusted) {
+        metrics.samplingItems.inc({ team, signal, outcome }, items);
+        if (adjusted > 0) metrics.samplingAdjustedCount.inc({ team, signal }, adjusted);
+        const dropped = outcome === 'dropped' || outcome === 'dropped_by_rule';
+        options.store?.recordUsage(team, signal, { itemsIn: items, passed: dropped ? 0 : items, dropped: dropped ? items : 0 });
+      },
+      onProbability: (team, signal, probability) => metrics.samplingProbability.set({ team, signal }, probability),
+    },
+  });
   const reaggregation = createReaggregationProcessor({
     shouldRun: () => attributePolicy.pointAttributesChanged || budgets.processor.pointAttributesChanged,
     observer: { onReaggregation: (outcome, points) => metrics.reaggregatedPoints.inc({ outcome }, points) },
@@ -128,7 +145,7 @@ export function startGovernance(options: GovernanceOptions): Governance {
   flushActionCounts.unref();
 
   return {
-    processors: [attributePolicy, budgets.processor, reaggregation],
+    processors: [attributePolicy, budgets.processor, sampling, reaggregation],
     budgets,
     rules: () => watcher.current(),
     reload: () => watcher.reload(),

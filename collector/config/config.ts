@@ -220,6 +220,18 @@ const rootFields = object({
           ),
           {},
         ),
+        sampling: optional(
+          object(
+            {
+              sample_rate_attribute: optional(
+                boolean({ description: 'Add a `SampleRate` attribute (integer "1 in N") to kept spans and log records that stand for more than one, for backends that read it. The `th` threshold in tracestate (spans) or `sampling.threshold` (logs) is always written.' }),
+                false,
+              ),
+            },
+            { description: 'The sampler of spans and log records; tiers, budgets and keep rules live in the rules file.' },
+          ),
+          {},
+        ),
       },
       { description: 'Process-level settings of processors (governance policy lives in the rules file).' },
     ),
@@ -384,6 +396,8 @@ processors:
     snapshot_interval: 60s            # series state saved to SQLite (survives a restart)
     max_tracked_series_per_team: 4000000
     max_label_trackers: 10000
+  sampling:
+    sample_rate_attribute: false      # true: kept items also carry SampleRate = N of "1 in N"
 
 usage_store:                          # <data_dir>/tollgate.db (SQLite, WAL)
   flush_interval: 10s

@@ -35,6 +35,11 @@ export interface SelfMetrics {
   readonly teamActiveSeries: Gauge<'team'>;
   /** The team's max_active_series; absent for teams without one. */
   readonly teamSeriesLimit: Gauge<'team'>;
+  /** outcome: kept | dropped | kept_by_rule | dropped_by_rule | kept_by_floor; teams come from the rules file. */
+  readonly samplingItems: Counter<'team' | 'signal' | 'outcome'>;
+  /** Sum of the adjusted counts of kept items: what they stand for. */
+  readonly samplingAdjustedCount: Counter<'team' | 'signal'>;
+  readonly samplingProbability: Gauge<'team' | 'signal'>;
   /** outcome: ok | failed */
   readonly usageStoreFlushes: Counter<'outcome'>;
   /** How long each flush held the event loop (SQLite is synchronous): the cost requests may see. */
@@ -152,6 +157,24 @@ export function createSelfMetrics(options: { defaultMetrics?: boolean } = {}): S
       name: 'tollgate_usage_store_flushes_total',
       help: 'Writes of recorded usage to SQLite, by outcome (a failed flush keeps its rows for the next one).',
       labelNames: ['outcome'],
+      registers,
+    }),
+    samplingItems: new Counter({
+      name: 'tollgate_sampling_items_total',
+      help: 'Spans and log records by sampling outcome: kept, dropped (by the rate), kept_by_rule, dropped_by_rule, kept_by_floor (visibility floor).',
+      labelNames: ['team', 'signal', 'outcome'],
+      registers,
+    }),
+    samplingAdjustedCount: new Counter({
+      name: 'tollgate_sampling_adjusted_count_total',
+      help: 'Sum of the adjusted counts of kept spans and log records: how many items they stand for (compare with tollgate_sampling_items_total).',
+      labelNames: ['team', 'signal'],
+      registers,
+    }),
+    samplingProbability: new Gauge({
+      name: 'tollgate_sampling_probability',
+      help: "The keep probability a team's `sample` rule applied most recently: its tier's, lowered by its volume budget.",
+      labelNames: ['team', 'signal'],
       registers,
     }),
     usageStoreFlushDuration: new Histogram({

@@ -60,10 +60,13 @@ function configFor(downstream: Downstream, rulesPath: string): string {
 const ENFORCED_RULES = `version: 1
 mode: enforce
 teams:
+  # Tier critical keeps every span and log record: this test is about attribute policies, not sampling.
   - name: shop
     match:
       service.namespace: shop
+    tier: critical
   - name: others
+    tier: critical
 attribute_policies:
   - name: no-user-id-in-metrics
     signals: [metrics]

@@ -35,6 +35,7 @@ const DEFAULT_EXPECTED: TollgateConfig = {
   processors: {
     attribute_policy: { hash_key: 'tollgate-default-hash-key', hash_length: 16 },
     cardinality: { report_drops: false, sweep_interval: 30_000, snapshot_interval: 60_000, max_tracked_series_per_team: 4_000_000, max_label_trackers: 10_000 },
+    sampling: { sample_rate_attribute: false },
   },
   usage_store: { flush_interval: 10_000, minute_retention_days: 7, hourly_retention_days: 90 },
   limits: { memory_limit: 512 * MiB, max_concurrent_requests: 256 },
@@ -93,6 +94,7 @@ exporters:
     sending_queue: { max_in_flight_bytes: 1GiB, queue_size: 2 }
 processors:
   cardinality: { report_drops: true, sweep_interval: 5s, snapshot_interval: 2m, max_tracked_series_per_team: 1000, max_label_trackers: 0 }
+  sampling: { sample_rate_attribute: true }
 usage_store: { flush_interval: 500ms, minute_retention_days: 2, hourly_retention_days: 30 }
 limits:
   memory_limit: 1GiB
@@ -139,6 +141,7 @@ test('a full example: every key set, units converted, signal URLs and file paths
     processors: {
       attribute_policy: { hash_key: 'tollgate-default-hash-key', hash_length: 16 },
       cardinality: { report_drops: true, sweep_interval: 5000, snapshot_interval: 120_000, max_tracked_series_per_team: 1000, max_label_trackers: 0 },
+      sampling: { sample_rate_attribute: true },
     },
     usage_store: { flush_interval: 500, minute_retention_days: 2, hourly_retention_days: 30 },
     limits: { memory_limit: 1024 * MiB, max_concurrent_requests: 32 },
@@ -240,7 +243,7 @@ test('cross-key checks: clashing listeners, initial_interval above max_interval,
     '4:43 exporters.otlphttp.retry_on_failure.initial_interval: must not exceed max_interval (30s)',
   ]);
   assert.deepEqual(configIssues('exporters: {}\n'), ['1:12 exporters: must configure at least 1 exporter']);
-  assert.deepEqual(configIssues('processors: { batch: {} }\n'), ['1:22 processors.batch: unknown key "batch" (expected one of: attribute_policy, cardinality)']);
+  assert.deepEqual(configIssues('processors: { batch: {} }\n'), ['1:22 processors.batch: unknown key "batch" (expected one of: attribute_policy, cardinality, sampling)']);
   assert.deepEqual(configIssues('usage_store: { minute_retention_days: 10, hourly_retention_days: 5 }\n'), [
     '1:66 usage_store.hourly_retention_days: must be at least minute_retention_days (10)',
   ]);
@@ -345,6 +348,7 @@ type ExpectedConfig = {
       readonly max_tracked_series_per_team: number;
       readonly max_label_trackers: number;
     };
+    readonly sampling: { readonly sample_rate_attribute: boolean };
   };
   readonly usage_store: { readonly flush_interval: number; readonly minute_retention_days: number; readonly hourly_retention_days: number };
   readonly limits: { readonly memory_limit: number; readonly max_concurrent_requests: number };
