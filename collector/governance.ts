@@ -131,9 +131,12 @@ export function startGovernance(options: GovernanceOptions): Governance {
         metrics.samplingItems.inc({ team, signal, outcome }, items);
         if (adjusted > 0) metrics.samplingAdjustedCount.inc({ team, signal }, adjusted);
         const dropped = outcome === 'dropped' || outcome === 'dropped_by_rule';
-        options.store?.recordUsage(team, signal, { itemsIn: items, passed: dropped ? 0 : items, dropped: dropped ? items : 0 });
+        options.store?.recordUsage(team, signal, { itemsIn: items, passed: dropped ? 0 : items, dropped: dropped ? items : 0, adjustedCount: adjusted });
       },
-      onProbability: (team, signal, probability) => metrics.samplingProbability.set({ team, signal }, probability),
+      onProbability(team, signal, probability) {
+        metrics.samplingProbability.set({ team, signal }, probability);
+        options.store?.recordSamplingProbability(team, signal, probability);
+      },
     },
   });
   const reaggregation = createReaggregationProcessor({

@@ -7,8 +7,8 @@
  * Once full, records for keys it already holds still count, and a record that would need a new
  * key is refused and counted per kind (`refused()`), so a flood of new teams, metrics or labels
  * cannot grow the process; the self-metrics report the refusals. Values that are not finite,
- * non-negative numbers are refused and counted too (`invalid()`): a NaN would turn a SQL sum
- * into NULL for good.
+ * non-negative numbers (or, for a sampling probability, not in [0, 1]) are refused and counted
+ * too (`invalid()`): a NaN would turn a SQL sum into NULL for good.
  */
 import type { ActionCount } from '../governance.js';
 import type { Signal } from '../otlp/signal.js';
@@ -26,8 +26,15 @@ export interface UsageDelta {
   readonly dropped?: number;
   /** Data points folded into an overflow series. */
   readonly overflowed?: number;
-  /** Bytes attributed to the team, as the meter measures them. */
+  /** Bytes attributed to the team, as the meter measures them (bytes in). */
   readonly bytes?: number;
+  /** Bytes of the items kept (forwarded) by the sampler, measured like `bytes`. */
+  readonly bytesKept?: number;
+  /**
+   * Sum of the adjusted counts of the kept items (what they stand for: 1 / their sampling
+   * probability). A float; with the item counts it tells how much traffic the kept items represent.
+   */
+  readonly adjustedCount?: number;
 }
 
 export interface ViolationInput {
@@ -59,6 +66,11 @@ export interface UsageRecorder {
   recordLabelEstimate(team: string, metric: string, label: string, estimate: number): void;
   recordViolation(violation: ViolationInput): void;
   recordActionCounts(counts: readonly ActionCountInput[]): void;
+  /**
+   * The effective sampling probability (0 to 1) now applied to a team's signal: a gauge, the last
+   * value recorded in a minute is kept. Record it when it is recomputed or once per request.
+   */
+  recordSamplingProbability(team: string, signal: Signal, probability: number): void;
 }
 
 export interface UsageRow {
@@ -70,6 +82,8 @@ export interface UsageRow {
   dropped: number;
   overflowed: number;
   bytes: number;
+  bytesKept: number;
+  adjustedCount: number;
 }
 
 export interface TeamSeriesRow {
@@ -105,6 +119,15 @@ export interface ViolationRow {
   samples: string[];
 }
 
+export interface SamplingProbabilityRow {
+  minute: number;
+  team: string;
+  signal: Signal;
+  probability: number;
+  /** When the value was recorded; the latest wins within a minute. */
+  at: number;
+}
+
 export interface PolicyActionRow {
   minute: number;
   /** '' when the tally does not know the team. */
@@ -124,9 +147,10 @@ export interface UsageBatch {
   readonly labelEstimates: readonly LabelEstimateRow[];
   readonly violations: readonly ViolationRow[];
   readonly policyActions: readonly PolicyActionRow[];
+  readonly samplingProbabilities: readonly SamplingProbabilityRow[];
 }
 
-export type AccumulatorKind = 'usage' | 'team_series' | 'metric_series' | 'label_estimate' | 'violation' | 'policy_action';
+export type AccumulatorKind = 'usage' | 'team_series' | 'metric_series' | 'label_estimate' | 'violation' | 'policy_action' | 'sampling_probability';
 
 export interface UsageAccumulator extends UsageRecorder {
   /** Hands over everything recorded so far and starts empty. */
@@ -152,12 +176,17 @@ export function batchRowCount(batch: UsageBatch): number {
     batch.metricSeries.length +
     batch.labelEstimates.length +
     batch.violations.length +
-    batch.policyActions.length
+    batch.policyActions.length +
+    batch.samplingProbabilities.length
   );
 }
 
 function isCount(value: number): boolean {
   return typeof value === 'number' && Number.isFinite(value) && value >= 0;
+}
+
+function isProbability(value: number): boolean {
+  return typeof value === 'number' && Number.isFinite(value) && value >= 0 && value <= 1;
 }
 
 // Keys join their parts with NUL, which no team, metric or label name contains in practice and
@@ -178,10 +207,19 @@ interface Maps {
   readonly labelEstimates: Map<string, LabelEstimateRow>;
   readonly violations: Map<string, ViolationRow>;
   readonly policyActions: Map<string, PolicyActionRow>;
+  readonly samplingProbabilities: Map<string, SamplingProbabilityRow>;
 }
 
 function emptyMaps(): Maps {
-  return { usage: new Map(), teamSeries: new Map(), metricSeries: new Map(), labelEstimates: new Map(), violations: new Map(), policyActions: new Map() };
+  return {
+    usage: new Map(),
+    teamSeries: new Map(),
+    metricSeries: new Map(),
+    labelEstimates: new Map(),
+    violations: new Map(),
+    policyActions: new Map(),
+    samplingProbabilities: new Map(),
+  };
 }
 
 export function createUsageAccumulator(params: UsageAccumulatorParams): UsageAccumulator {
@@ -189,7 +227,15 @@ export function createUsageAccumulator(params: UsageAccumulatorParams): UsageAcc
   let maps = emptyMaps();
   let keys = 0;
   let invalid = 0;
-  const refused: Record<AccumulatorKind, number> = { usage: 0, team_series: 0, metric_series: 0, label_estimate: 0, violation: 0, policy_action: 0 };
+  const refused: Record<AccumulatorKind, number> = {
+    usage: 0,
+    team_series: 0,
+    metric_series: 0,
+    label_estimate: 0,
+    violation: 0,
+    policy_action: 0,
+    sampling_probability: 0,
+  };
 
   /** Claims room for one new key, or counts the refusal. */
   const room = (kind: AccumulatorKind): boolean => {
@@ -210,6 +256,8 @@ export function createUsageAccumulator(params: UsageAccumulatorParams): UsageAcc
       seen.dropped += row.dropped;
       seen.overflowed += row.overflowed;
       seen.bytes += row.bytes;
+      seen.bytesKept += row.bytesKept;
+      seen.adjustedCount += row.adjustedCount;
     } else if (room('usage')) {
       maps.usage.set(key, { ...row });
     }
@@ -247,12 +295,12 @@ export function createUsageAccumulator(params: UsageAccumulatorParams): UsageAcc
 
   return {
     recordUsage(team, signal, delta) {
-      const { itemsIn = 0, passed = 0, dropped = 0, overflowed = 0, bytes = 0 } = delta;
-      if (!(isCount(itemsIn) && isCount(passed) && isCount(dropped) && isCount(overflowed) && isCount(bytes))) {
+      const { itemsIn = 0, passed = 0, dropped = 0, overflowed = 0, bytes = 0, bytesKept = 0, adjustedCount = 0 } = delta;
+      if (!(isCount(itemsIn) && isCount(passed) && isCount(dropped) && isCount(overflowed) && isCount(bytes) && isCount(bytesKept) && isCount(adjustedCount))) {
         invalid++;
         return;
       }
-      addUsage({ minute: minuteOf(now()), team, signal, itemsIn, passed, dropped, overflowed, bytes });
+      addUsage({ minute: minuteOf(now()), team, signal, itemsIn, passed, dropped, overflowed, bytes, bytesKept, adjustedCount });
     },
 
     recordTeamSeries(team, active) {
@@ -320,6 +368,16 @@ export function createUsageAccumulator(params: UsageAccumulatorParams): UsageAcc
       }
     },
 
+    recordSamplingProbability(team, signal, probability) {
+      if (!isProbability(probability)) {
+        invalid++;
+        return;
+      }
+      const at = now();
+      const row = { minute: minuteOf(at), team, signal, probability, at };
+      setGauge(maps.samplingProbabilities, usageKey(row), row, 'sampling_probability');
+    },
+
     drain() {
       const batch: UsageBatch = {
         usage: [...maps.usage.values()],
@@ -328,6 +386,7 @@ export function createUsageAccumulator(params: UsageAccumulatorParams): UsageAcc
         labelEstimates: [...maps.labelEstimates.values()],
         violations: [...maps.violations.values()],
         policyActions: [...maps.policyActions.values()],
+        samplingProbabilities: [...maps.samplingProbabilities.values()],
       };
       maps = emptyMaps();
       keys = 0;
@@ -341,6 +400,7 @@ export function createUsageAccumulator(params: UsageAccumulatorParams): UsageAcc
       for (const row of batch.labelEstimates) setGauge(maps.labelEstimates, labelKey(row), row, 'label_estimate');
       for (const row of batch.violations) addViolation(row);
       for (const row of batch.policyActions) addAction(row);
+      for (const row of batch.samplingProbabilities) setGauge(maps.samplingProbabilities, usageKey(row), row, 'sampling_probability');
     },
 
     pendingKeys: () => keys,

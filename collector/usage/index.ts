@@ -5,6 +5,7 @@ export type {
   LabelEstimateRow,
   MetricSeriesRow,
   PolicyActionRow,
+  SamplingProbabilityRow,
   TeamSeriesRow,
   UsageAccumulator,
   UsageAccumulatorParams,
@@ -54,7 +55,7 @@ export type { MaintenanceResult } from './retention.js';
 export { MAX_SAMPLE_BYTES, MAX_SAMPLE_LABELS, MAX_VIOLATION_SAMPLES, serializeSample } from './samples.js';
 export type { LabelSet } from './samples.js';
 export { MIGRATIONS, SCHEMA_VERSION, migrate, schemaVersion } from './schema.js';
-export type { Migration, MigrationReport } from './schema.js';
+export type { ColumnAddition, Migration, MigrationReport } from './schema.js';
 export type { Snapshot } from './snapshots.js';
 export { openUsageStore, usageStorePath } from './store.js';
 export type { FlushResult, UsageStore, UsageStoreObserver, UsageStoreParams, UsageStoreStats } from './store.js';

@@ -109,7 +109,17 @@ export interface UsagePoint {
   readonly passed: number;
   readonly dropped: number;
   readonly overflowed: number;
+  /** Bytes in. */
   readonly bytes: number;
+  /** Bytes of the items the sampler kept (0 where nothing was recorded, and for rows older than schema version 3). */
+  readonly bytesKept: number;
+  /** Sum of the adjusted counts of the kept items: how many items they stand for (a float). */
+  readonly adjustedCount: number;
+  /**
+   * The effective sampling probability: the simple (unweighted) mean of the minute values recorded
+   * in the bucket, minutes without a value not counted; null when none was recorded.
+   */
+  readonly probability: number | null;
 }
 
 export interface UsageSeries {
@@ -209,6 +219,14 @@ interface UsageBucketRow {
   dropped: number;
   overflowed: number;
   bytes: number;
+  bytes_kept: number;
+  adjusted_count: number;
+}
+
+interface ProbabilityBucketRow {
+  bucket: number;
+  probability_sum: number;
+  minutes: number;
 }
 
 interface ViolationSqlRow {
@@ -261,11 +279,22 @@ export function createBudgetReader(db: Database, params: BudgetReaderParams): Bu
   );
   const usageBuckets = db.prepare<[number, string, string, number, number, string, string, number, number], UsageBucketRow>(
     `SELECT t - (t % ?) AS bucket, sum(items_in) AS items_in, sum(passed) AS passed, sum(dropped) AS dropped,
-            sum(overflowed) AS overflowed, sum(bytes) AS bytes
+            sum(overflowed) AS overflowed, sum(bytes) AS bytes, sum(bytes_kept) AS bytes_kept, sum(adjusted_count) AS adjusted_count
      FROM (
-       SELECT minute AS t, items_in, passed, dropped, overflowed, bytes FROM usage_minute WHERE team = ? AND signal = ? AND minute >= ? AND minute < ?
+       SELECT minute AS t, items_in, passed, dropped, overflowed, bytes, bytes_kept, adjusted_count
+       FROM usage_minute WHERE team = ? AND signal = ? AND minute >= ? AND minute < ?
        UNION ALL
-       SELECT hour AS t, items_in, passed, dropped, overflowed, bytes FROM usage_hour WHERE team = ? AND signal = ? AND hour >= ? AND hour < ?
+       SELECT hour AS t, items_in, passed, dropped, overflowed, bytes, bytes_kept, adjusted_count
+       FROM usage_hour WHERE team = ? AND signal = ? AND hour >= ? AND hour < ?
+     ) GROUP BY bucket ORDER BY bucket`,
+  );
+  // A minute row counts as one value; an hourly row brings the sum and count of the minutes it rolled up.
+  const probabilityBuckets = db.prepare<[number, string, string, number, number, string, string, number, number], ProbabilityBucketRow>(
+    `SELECT t - (t % ?) AS bucket, sum(s) AS probability_sum, sum(n) AS minutes
+     FROM (
+       SELECT minute AS t, probability AS s, 1 AS n FROM sampling_probability_minute WHERE team = ? AND signal = ? AND minute >= ? AND minute < ?
+       UNION ALL
+       SELECT hour AS t, probability_sum AS s, minutes AS n FROM sampling_probability_hour WHERE team = ? AND signal = ? AND hour >= ? AND hour < ?
      ) GROUP BY bucket ORDER BY bucket`,
   );
 
@@ -358,12 +387,25 @@ export function createBudgetReader(db: Database, params: BudgetReaderParams): Bu
       if (count > MAX_USAGE_POINTS) {
         throw new UsageStoreError('invalid_query', `the range holds ${count} steps of ${step} ms; at most ${MAX_USAGE_POINTS} points are served, use a larger step`);
       }
-      const found = new Map(usageBuckets.all(step, team, signal, start, to, team, signal, start, to).map((r) => [r.bucket, r]));
+      const bind = [step, team, signal, start, to, team, signal, start, to] as const;
+      const found = new Map(usageBuckets.all(...bind).map((r) => [r.bucket, r]));
+      const probabilities = new Map(probabilityBuckets.all(...bind).map((r) => [r.bucket, r]));
       const points: UsagePoint[] = [];
       for (let i = 0; i < count; i++) {
         const t = start + i * step;
         const r = found.get(t);
-        points.push({ start: t, itemsIn: r?.items_in ?? 0, passed: r?.passed ?? 0, dropped: r?.dropped ?? 0, overflowed: r?.overflowed ?? 0, bytes: r?.bytes ?? 0 });
+        const p = probabilities.get(t);
+        points.push({
+          start: t,
+          itemsIn: r?.items_in ?? 0,
+          passed: r?.passed ?? 0,
+          dropped: r?.dropped ?? 0,
+          overflowed: r?.overflowed ?? 0,
+          bytes: r?.bytes ?? 0,
+          bytesKept: r?.bytes_kept ?? 0,
+          adjustedCount: r?.adjusted_count ?? 0,
+          probability: p !== undefined && p.minutes > 0 ? p.probability_sum / p.minutes : null,
+        });
       }
       return { team, signal, from, to, stepMs: step, resolution, points };
     },

@@ -1,6 +1,7 @@
 /**
  * Retention: minute rows older than the minute retention are rolled up into hourly rows (sums
- * add, gauges keep their maximum) and deleted; hourly rows, violations and stale label estimates
+ * add, series gauges keep their maximum, the sampling probability keeps a sum and a count of its
+ * minute values so its simple average can be read back) and deleted; hourly rows, violations and stale label estimates
  * older than their retention are deleted.
  *
  * Work is cut into batches of about `batchRows` rows, each its own short IMMEDIATE transaction
@@ -36,6 +37,12 @@ interface RollupSpec {
   readonly sums: readonly string[];
   /** [source column, target column] pairs aggregated by maximum. */
   readonly maxes: readonly (readonly [string, string])[];
+  /**
+   * Gauges averaged over the minutes that recorded them: [source column, target sum column,
+   * target count column]. The hourly average is sum / count; both add on upsert, so a late
+   * minute row and any coarser bucket still average correctly (a simple, not time-weighted, mean).
+   */
+  readonly averages?: readonly (readonly [string, string, string])[];
 }
 
 const ROLLUPS: readonly RollupSpec[] = [
@@ -44,7 +51,7 @@ const ROLLUPS: readonly RollupSpec[] = [
     target: 'usage_hour',
     keys: ['team', 'signal'],
     conflict: ['team', 'signal', 'hour'],
-    sums: ['items_in', 'passed', 'dropped', 'overflowed', 'bytes'],
+    sums: ['items_in', 'passed', 'dropped', 'overflowed', 'bytes', 'bytes_kept', 'adjusted_count'],
     maxes: [],
   },
   { source: 'team_series_minute', target: 'team_series_hour', keys: ['team'], conflict: ['team', 'hour'], sums: [], maxes: [['active', 'active_max']] },
@@ -64,6 +71,15 @@ const ROLLUPS: readonly RollupSpec[] = [
     sums: ['count'],
     maxes: [],
   },
+  {
+    source: 'sampling_probability_minute',
+    target: 'sampling_probability_hour',
+    keys: ['team', 'signal'],
+    conflict: ['team', 'signal', 'hour'],
+    sums: [],
+    maxes: [],
+    averages: [['probability', 'probability_sum', 'minutes']],
+  },
 ];
 
 interface PruneSpec {
@@ -77,6 +93,7 @@ const PRUNES: readonly PruneSpec[] = [
   { table: 'team_series_hour', column: 'hour', retention: 'hourly' },
   { table: 'metric_series_hour', column: 'hour', retention: 'hourly' },
   { table: 'policy_action_hour', column: 'hour', retention: 'hourly' },
+  { table: 'sampling_probability_hour', column: 'hour', retention: 'hourly' },
   // Violations are an audit trail: they are kept as long as the hourly history.
   { table: 'violations', column: 'minute', retention: 'hourly' },
   // An estimate nobody refreshed for the minute retention belongs to a metric that went away.
@@ -86,10 +103,18 @@ const PRUNES: readonly PruneSpec[] = [
 /** The SQL of one rollup batch over minute rows in [?1, ?2). Table and column names are constants above. */
 export function rollupSql(spec: RollupSpec): string {
   const hour = `minute - (minute % ${HOUR_MS})`;
-  const targetColumns = ['hour', ...spec.keys, ...spec.sums, ...spec.maxes.map(([, to]) => to)];
-  const selected = [hour, ...spec.keys, ...spec.sums.map((c) => `sum(${c})`), ...spec.maxes.map(([from]) => `max(${from})`)];
+  const averages = spec.averages ?? [];
+  const targetColumns = ['hour', ...spec.keys, ...spec.sums, ...spec.maxes.map(([, to]) => to), ...averages.flatMap(([, sum, count]) => [sum, count])];
+  const selected = [
+    hour,
+    ...spec.keys,
+    ...spec.sums.map((c) => `sum(${c})`),
+    ...spec.maxes.map(([from]) => `max(${from})`),
+    ...averages.flatMap(([from]) => [`sum(${from})`, `count(${from})`]),
+  ];
+  const adds = [...spec.sums, ...averages.flatMap(([, sum, count]) => [sum, count])];
   const updates = [
-    ...spec.sums.map((c) => `${c} = ${spec.target}.${c} + excluded.${c}`),
+    ...adds.map((c) => `${c} = ${spec.target}.${c} + excluded.${c}`),
     ...spec.maxes.map(([, to]) => `${to} = max(${spec.target}.${to}, excluded.${to})`),
   ];
   return `INSERT INTO ${spec.target} (${targetColumns.join(', ')})

@@ -3,7 +3,9 @@
  * at; each migration runs in its own IMMEDIATE transaction that re-reads the version first (so
  * two processes opening one file cannot both apply it) and sets the new version in the same
  * transaction (so a crash never leaves a half-applied migration). Statements use IF NOT EXISTS
- * as a second line of defence. Never edit a released migration: append a new one.
+ * as a second line of defence; columns added to existing tables (`addColumns`) are added only
+ * when `PRAGMA table_info` does not list them yet, for the same reason (ALTER TABLE ADD COLUMN
+ * has no IF NOT EXISTS). Never edit a released migration: append a new one.
  *
  * Layout: time-keyed tables are WITHOUT ROWID with the query key first (team, …, time) and a
  * secondary index on time for retention. Times are integer milliseconds since the epoch; minute
@@ -12,9 +14,19 @@
 import type { Database } from 'better-sqlite3';
 import { UsageStoreError, messageOf } from './errors.js';
 
+/** A column a migration adds to a table an earlier migration created. */
+export interface ColumnAddition {
+  readonly table: string;
+  readonly column: string;
+  /** Type and constraints, e.g. `INTEGER NOT NULL DEFAULT 0` (a NOT NULL column needs a default). */
+  readonly definition: string;
+}
+
 export interface Migration {
   readonly version: number;
   readonly description: string;
+  /** Applied first, each only when the column is missing. */
+  readonly addColumns?: readonly ColumnAddition[];
   readonly sql: string;
 }
 
@@ -105,6 +117,33 @@ export const MIGRATIONS: readonly Migration[] = [
       ) WITHOUT ROWID;
     `,
   },
+  {
+    version: 3,
+    description: 'sampling usage: bytes kept and the sum of adjusted counts per usage row, the effective sampling probability per minute and hour',
+    // Existing rows read 0 for both: nothing was kept by a sampler before this version.
+    addColumns: [
+      { table: 'usage_minute', column: 'bytes_kept', definition: 'INTEGER NOT NULL DEFAULT 0' },
+      { table: 'usage_minute', column: 'adjusted_count', definition: 'REAL NOT NULL DEFAULT 0' },
+      { table: 'usage_hour', column: 'bytes_kept', definition: 'INTEGER NOT NULL DEFAULT 0' },
+      { table: 'usage_hour', column: 'adjusted_count', definition: 'REAL NOT NULL DEFAULT 0' },
+    ],
+    sql: `
+      -- A gauge: the value recorded last in the minute (\`at\` decides between flushes).
+      CREATE TABLE IF NOT EXISTS sampling_probability_minute (
+        team TEXT NOT NULL, signal TEXT NOT NULL, minute INTEGER NOT NULL, probability REAL NOT NULL, at INTEGER NOT NULL,
+        PRIMARY KEY (team, signal, minute)
+      ) WITHOUT ROWID;
+      CREATE INDEX IF NOT EXISTS sampling_probability_minute_by_time ON sampling_probability_minute (minute);
+
+      -- The simple average of the hour's minute values is probability_sum / minutes; keeping the
+      -- sum and the count lets a late minute row, and coarser query steps, average correctly.
+      CREATE TABLE IF NOT EXISTS sampling_probability_hour (
+        team TEXT NOT NULL, signal TEXT NOT NULL, hour INTEGER NOT NULL, probability_sum REAL NOT NULL, minutes INTEGER NOT NULL,
+        PRIMARY KEY (team, signal, hour)
+      ) WITHOUT ROWID;
+      CREATE INDEX IF NOT EXISTS sampling_probability_hour_by_time ON sampling_probability_hour (hour);
+    `,
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version;
@@ -116,6 +155,10 @@ export function schemaVersion(db: Database): number {
 export interface MigrationReport {
   readonly from: number;
   readonly to: number;
+}
+
+function hasColumn(db: Database, table: string, column: string): boolean {
+  return (db.pragma(`table_info(${table})`) as { name: string }[]).some((c) => c.name === column);
 }
 
 /**
@@ -135,6 +178,9 @@ export function migrate(db: Database, path: string, target: number = SCHEMA_VERS
     if (migration.version > target) break;
     const apply = db.transaction(() => {
       if (schemaVersion(db) >= migration.version) return;
+      for (const { table, column, definition } of migration.addColumns ?? []) {
+        if (!hasColumn(db, table, column)) db.exec(`ALTER TABLE ${table} ADD COLUMN ${column} ${definition}`);
+      }
       db.exec(migration.sql);
       db.pragma(`user_version = ${migration.version}`);
     });

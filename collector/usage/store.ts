@@ -190,6 +190,7 @@ function assembleStore(db: Database, a: Assembly): UsageStore {
     recordLabelEstimate: (team, metric, label, estimate) => accumulator.recordLabelEstimate(team, metric, label, estimate),
     recordViolation: (violation) => accumulator.recordViolation(violation),
     recordActionCounts: (counts) => accumulator.recordActionCounts(counts),
+    recordSamplingProbability: (team, signal, probability) => accumulator.recordSamplingProbability(team, signal, probability),
 
     start() {
       ensureOpen();

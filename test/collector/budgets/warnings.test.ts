@@ -21,6 +21,7 @@ function recordingStore(): BudgetStore & { violations: ViolationInput[] } {
     recordLabelEstimate: () => undefined,
     recordViolation: (v) => violations.push(v),
     recordActionCounts: () => undefined,
+    recordSamplingProbability: () => undefined,
     saveSnapshot: () => 0,
     loadSnapshot: () => undefined,
   };

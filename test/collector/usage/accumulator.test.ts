@@ -19,13 +19,45 @@ void test('usage adds up per minute × team × signal; a new minute starts a new
   assert.equal(acc.pendingKeys(), 4);
   const batch = acc.drain();
   assert.deepEqual(batch.usage, [
-    { minute: T0, team: 'checkout', signal: 'metrics', itemsIn: 110, passed: 100, dropped: 6, overflowed: 4, bytes: 2148 },
-    { minute: T0, team: 'checkout', signal: 'traces', itemsIn: 3, passed: 1, dropped: 2, overflowed: 0, bytes: 0 },
-    { minute: T0, team: 'search', signal: 'metrics', itemsIn: 1, passed: 0, dropped: 0, overflowed: 0, bytes: 0 },
-    { minute: T0 + MIN, team: 'checkout', signal: 'metrics', itemsIn: 5, passed: 5, dropped: 0, overflowed: 0, bytes: 0 },
+    { minute: T0, team: 'checkout', signal: 'metrics', itemsIn: 110, passed: 100, dropped: 6, overflowed: 4, bytes: 2148, bytesKept: 0, adjustedCount: 0 },
+    { minute: T0, team: 'checkout', signal: 'traces', itemsIn: 3, passed: 1, dropped: 2, overflowed: 0, bytes: 0, bytesKept: 0, adjustedCount: 0 },
+    { minute: T0, team: 'search', signal: 'metrics', itemsIn: 1, passed: 0, dropped: 0, overflowed: 0, bytes: 0, bytesKept: 0, adjustedCount: 0 },
+    { minute: T0 + MIN, team: 'checkout', signal: 'metrics', itemsIn: 5, passed: 5, dropped: 0, overflowed: 0, bytes: 0, bytesKept: 0, adjustedCount: 0 },
   ]);
   assert.equal(acc.pendingKeys(), 0);
   assert.equal(acc.drain().usage.length, 0, 'drain empties the accumulator');
+});
+
+void test('sampling usage: bytes kept and adjusted counts add up per minute × team × signal', () => {
+  const clock = clockAt(T0 + 1_000);
+  const acc = createUsageAccumulator({ now: clock.now, maxKeys: 100 });
+  // 8 spans in, 2 kept at probability 1/4 (adjusted count 4 each), 6 dropped.
+  acc.recordUsage('checkout', 'traces', { itemsIn: 8, passed: 2, dropped: 6, bytes: 800, bytesKept: 200, adjustedCount: 8 });
+  // 3 more in, 1 kept by a keep rule (adjusted count 1) and 1 at probability 0.4 (adjusted 2.5).
+  acc.recordUsage('checkout', 'traces', { itemsIn: 3, passed: 2, dropped: 1, bytes: 330, bytesKept: 220, adjustedCount: 3.5 });
+  acc.recordUsage('checkout', 'logs', { itemsIn: 10, passed: 10, bytes: 1_000, bytesKept: 1_000, adjustedCount: 10 });
+  assert.deepEqual(acc.drain().usage, [
+    { minute: T0, team: 'checkout', signal: 'traces', itemsIn: 11, passed: 4, dropped: 7, overflowed: 0, bytes: 1_130, bytesKept: 420, adjustedCount: 11.5 },
+    { minute: T0, team: 'checkout', signal: 'logs', itemsIn: 10, passed: 10, dropped: 0, overflowed: 0, bytes: 1_000, bytesKept: 1_000, adjustedCount: 10 },
+  ]);
+});
+
+void test('the sampling probability is a gauge per minute × team × signal: the last value in a minute wins', () => {
+  const clock = clockAt(T0 + 1_000);
+  const acc = createUsageAccumulator({ now: clock.now, maxKeys: 100 });
+  acc.recordSamplingProbability('checkout', 'traces', 1);
+  clock.t = T0 + 40_000;
+  acc.recordSamplingProbability('checkout', 'traces', 0.25);
+  acc.recordSamplingProbability('checkout', 'logs', 0.5);
+  clock.t = T0 + MIN + 5_000;
+  acc.recordSamplingProbability('checkout', 'traces', 0.125);
+  acc.recordSamplingProbability('checkout', 'traces', 0); // 0 is a valid probability (fully throttled but for the floor)
+  assert.equal(acc.pendingKeys(), 3);
+  assert.deepEqual(acc.drain().samplingProbabilities, [
+    { minute: T0, team: 'checkout', signal: 'traces', probability: 0.25, at: T0 + 40_000 },
+    { minute: T0, team: 'checkout', signal: 'logs', probability: 0.5, at: T0 + 40_000 },
+    { minute: T0 + MIN, team: 'checkout', signal: 'traces', probability: 0, at: T0 + MIN + 5_000 },
+  ]);
 });
 
 void test('gauges keep the last value per minute; label estimates keep the latest', () => {
@@ -86,10 +118,11 @@ void test('at the key cap new keys are refused and counted, existing keys keep c
   acc.recordMetricSeries('a', 'm', 1); // refused
   acc.recordViolation({ team: 'a', metric: 'm', rule: 'r', action: 'drop' }); // refused
   acc.recordActionCounts([{ signal: 'logs', policy: 'p', action: 'drop', mode: 'audit', count: 2 }]); // refused
+  acc.recordSamplingProbability('a', 'traces', 0.5); // refused
   acc.recordUsage('a', 'logs', { itemsIn: 5 }); // existing key: counted
   acc.recordTeamSeries('a', 11); // existing key: updated
   assert.equal(acc.pendingKeys(), 3);
-  assert.deepEqual(acc.refused(), { usage: 1, team_series: 0, metric_series: 1, label_estimate: 0, violation: 1, policy_action: 1 });
+  assert.deepEqual(acc.refused(), { usage: 1, team_series: 0, metric_series: 1, label_estimate: 0, violation: 1, policy_action: 1, sampling_probability: 1 });
   const batch = acc.drain();
   assert.deepEqual(
     batch.usage.map((r) => [r.team, r.itemsIn]),
@@ -113,7 +146,13 @@ void test('values that are not finite, non-negative numbers are refused and coun
   acc.recordLabelEstimate('a', 'm', 'l', Number.NaN);
   acc.recordViolation({ team: 'a', metric: 'm', rule: 'r', action: 'drop', count: Number.NaN });
   acc.recordActionCounts([{ signal: 'logs', policy: 'p', action: 'drop', mode: 'audit', count: -3 }]);
-  assert.equal(acc.invalid(), 6);
+  acc.recordUsage('a', 'traces', { bytesKept: -1 });
+  acc.recordUsage('a', 'traces', { adjustedCount: Number.NaN });
+  acc.recordUsage('a', 'traces', { adjustedCount: Number.POSITIVE_INFINITY });
+  acc.recordSamplingProbability('a', 'traces', 1.5);
+  acc.recordSamplingProbability('a', 'traces', -0.1);
+  acc.recordSamplingProbability('a', 'logs', Number.NaN);
+  assert.equal(acc.invalid(), 12);
   assert.equal(acc.pendingKeys(), 0);
 });
 
@@ -123,16 +162,25 @@ void test('restore puts a failed batch back: sums add to what came since, newer 
   acc.recordUsage('a', 'logs', { itemsIn: 10 });
   acc.recordTeamSeries('a', 100);
   acc.recordViolation({ team: 'a', metric: 'm', rule: 'r', action: 'drop', count: 2, labels: { k: '1' } });
+  acc.recordUsage('a', 'traces', { itemsIn: 4, passed: 1, bytesKept: 100, adjustedCount: 4 });
+  acc.recordSamplingProbability('a', 'traces', 0.25);
   const failed = acc.drain();
 
   clock.t = T0 + 2_000;
   acc.recordUsage('a', 'logs', { itemsIn: 5 });
   acc.recordTeamSeries('a', 120);
   acc.recordViolation({ team: 'a', metric: 'm', rule: 'r', action: 'drop', count: 1, labels: { k: '2' } });
+  acc.recordUsage('a', 'traces', { itemsIn: 2, passed: 1, bytesKept: 50, adjustedCount: 0.5 });
+  acc.recordSamplingProbability('a', 'traces', 0.5);
   acc.restore(failed);
 
   const batch = acc.drain();
   assert.equal(batch.usage[0].itemsIn, 15);
+  assert.deepEqual(
+    batch.usage.filter((r) => r.signal === 'traces').map((r) => [r.itemsIn, r.bytesKept, r.adjustedCount]),
+    [[6, 150, 4.5]],
+  );
+  assert.deepEqual(batch.samplingProbabilities, [{ minute: T0, team: 'a', signal: 'traces', probability: 0.5, at: T0 + 2_000 }], 'the newer probability wins');
   assert.deepEqual(batch.teamSeries, [{ minute: T0, team: 'a', active: 120, at: T0 + 2_000 }]);
   assert.equal(batch.violations[0].count, 3);
   assert.equal(batch.violations[0].firstSeen, T0 + 1_000);

@@ -1,7 +1,7 @@
 // Opening the store's file: pragmas, migrations from every earlier version, integrity checks.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, openSync, readFileSync, rmSync, statSync, writeFileSync, writeSync, closeSync } from 'node:fs';
+import { existsSync, mkdirSync, openSync, readFileSync, rmSync, statSync, writeFileSync, writeSync, closeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Sqlite from 'better-sqlite3';
@@ -10,7 +10,7 @@ import { USAGE_DB_FILE, openUsageDatabase } from '../../../collector/usage/datab
 import { UsageStoreError } from '../../../collector/usage/errors.js';
 import { MIGRATIONS, SCHEMA_VERSION, migrate, schemaVersion } from '../../../collector/usage/schema.js';
 import { openUsageStore } from '../../../collector/usage/store.js';
-import { T0, openFixture, tempDir } from './helpers.js';
+import { HOUR, MIN, T0, openFixture, tempDir } from './helpers.js';
 
 const OPEN = { busyTimeoutMs: 2_500, integrityCheck: 'full' } as const;
 
@@ -34,6 +34,20 @@ function expectStoreError(code: string, pathFragment: string) {
   };
 }
 
+/** Rows an older Tollgate could have written at `version`, one per table that version has. */
+function writeOldRows(db: Database, version: number): void {
+  if (version >= 1) {
+    db.prepare("INSERT INTO usage_minute (team, signal, minute, items_in, passed, dropped, bytes) VALUES ('checkout', 'traces', ?, 50, 42, 8, 5000)").run(T0);
+    db.prepare("INSERT INTO usage_hour (team, signal, hour, items_in, passed, dropped, bytes) VALUES ('checkout', 'traces', ?, 600, 500, 100, 60000)").run(T0 - HOUR);
+    db.prepare("INSERT INTO team_series_minute (team, minute, active, at) VALUES ('checkout', ?, 77, ?)").run(T0, T0 + 1_000);
+    db.prepare("INSERT INTO snapshots (name, taken_at, bytes) VALUES ('cardinality-budgets', ?, x'0102')").run(T0);
+  }
+  if (version >= 2) {
+    db.prepare("INSERT INTO violations (team, minute, metric, rule, action, count, first_seen, last_seen) VALUES ('checkout', ?, 'm', 'r', 'drop', 3, ?, ?)").run(T0, T0, T0);
+    db.prepare("INSERT INTO policy_action_minute (minute, team, signal, policy, action, mode, count) VALUES (?, '', 'logs', 'p', 'redact', 'enforce', 9)").run(T0);
+  }
+}
+
 void test('an empty file is migrated to the latest version; reopening changes nothing', () => {
   const dir = tempDir();
   const path = join(dir, USAGE_DB_FILE);
@@ -47,6 +61,8 @@ void test('an empty file is migrated to the latest version; reopening changes no
       'metric_series_minute',
       'policy_action_hour',
       'policy_action_minute',
+      'sampling_probability_hour',
+      'sampling_probability_minute',
       'snapshots',
       'team_series_hour',
       'team_series_minute',
@@ -81,15 +97,95 @@ void test('a file at each earlier schema version migrates to the same schema as 
       const path = join(dir, `v${version}.db`);
       const old = openUsageDatabase(path, { ...OPEN, schemaVersion: version });
       assert.equal(schemaVersion(old.db), version);
-      if (version >= 1) old.db.prepare("INSERT INTO usage_minute (team, signal, minute, passed) VALUES ('checkout', 'traces', ?, 42)").run(T0);
+      writeOldRows(old.db, version);
       old.db.close();
 
       const upgraded = openUsageDatabase(path, OPEN);
       assert.deepEqual(upgraded.migration, { from: version, to: SCHEMA_VERSION }, `from v${version}`);
       assert.deepEqual(schemaOf(upgraded.db), expected, `schema after migrating from v${version}`);
       if (version >= 1) assert.deepEqual(upgraded.db.prepare('SELECT passed FROM usage_minute').pluck().all(), [42], `rows kept from v${version}`);
+      const count = (table: string): unknown => upgraded.db.prepare(`SELECT count(*) FROM ${table}`).pluck().get();
+      assert.deepEqual(
+        ['usage_minute', 'usage_hour', 'team_series_minute', 'snapshots', 'violations', 'policy_action_minute'].map(count),
+        version === 0 ? [0, 0, 0, 0, 0, 0] : version === 1 ? [1, 1, 1, 1, 0, 0] : [1, 1, 1, 1, 1, 1],
+        `rows of every table kept from v${version}`,
+      );
       upgraded.db.close();
     }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+void test('sampling usage (v3): files from every earlier version keep their rows, read 0 bytes kept and adjusted count, and no probability', () => {
+  const dir = tempDir();
+  try {
+    for (let version = 1; version < 3; version++) {
+      const dataDir = join(dir, `v${version}`);
+      mkdirSync(dataDir);
+      const path = join(dataDir, USAGE_DB_FILE);
+      const old = openUsageDatabase(path, { ...OPEN, schemaVersion: version });
+      writeOldRows(old.db, version);
+      old.db.close();
+
+      const upgraded = openUsageDatabase(path, OPEN);
+      assert.deepEqual(upgraded.migration, { from: version, to: SCHEMA_VERSION });
+      const { db } = upgraded;
+      assert.deepEqual(
+        db.prepare('SELECT items_in, passed, dropped, bytes, bytes_kept, adjusted_count FROM usage_minute').all(),
+        [{ items_in: 50, passed: 42, dropped: 8, bytes: 5000, bytes_kept: 0, adjusted_count: 0 }],
+        `usage_minute from v${version}`,
+      );
+      assert.deepEqual(
+        db.prepare('SELECT items_in, bytes, bytes_kept, adjusted_count FROM usage_hour').all(),
+        [{ items_in: 600, bytes: 60000, bytes_kept: 0, adjusted_count: 0 }],
+        `usage_hour from v${version}`,
+      );
+      assert.deepEqual(db.prepare('SELECT active FROM team_series_minute').pluck().all(), [77]);
+      assert.deepEqual(db.prepare('SELECT name FROM snapshots').pluck().all(), ['cardinality-budgets']);
+      assert.deepEqual(db.prepare('SELECT count(*) FROM violations').pluck().all(), [version >= 2 ? 1 : 0]);
+      assert.deepEqual(db.prepare('SELECT count(*) FROM policy_action_minute').pluck().all(), [version >= 2 ? 1 : 0]);
+      assert.deepEqual(db.prepare('SELECT count(*) FROM sampling_probability_minute').pluck().all(), [0]);
+      db.close();
+
+      // Through the store: old rows read with zeros and a null probability; new sampling usage adds to them.
+      const store = openUsageStore({ dataDir, now: () => T0 + 30_000 });
+      try {
+        store.recordUsage('checkout', 'traces', { itemsIn: 4, passed: 2, dropped: 2, bytes: 400, bytesKept: 200, adjustedCount: 5 });
+        store.recordSamplingProbability('checkout', 'traces', 0.5);
+        store.flush();
+        assert.deepEqual(store.reader.usage('checkout', 'traces', T0 - HOUR, T0 + HOUR, HOUR).points, [
+          { start: T0 - HOUR, itemsIn: 600, passed: 500, dropped: 100, overflowed: 0, bytes: 60000, bytesKept: 0, adjustedCount: 0, probability: null },
+          { start: T0, itemsIn: 54, passed: 44, dropped: 10, overflowed: 0, bytes: 5400, bytesKept: 200, adjustedCount: 5, probability: 0.5 },
+        ], `read back after migrating from v${version}`);
+        assert.equal(store.reader.usage('checkout', 'traces', T0, T0 + MIN).points[0].itemsIn, 54);
+      } finally {
+        store.close();
+      }
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+void test('migration 3 is idempotent: columns and tables already present without a version bump are accepted', () => {
+  const dir = tempDir();
+  const path = join(dir, USAGE_DB_FILE);
+  try {
+    const old = openUsageDatabase(path, { ...OPEN, schemaVersion: 2 });
+    writeOldRows(old.db, 2);
+    // As if a crash had happened after part of the work of v3 (which a transaction rules out, but still):
+    old.db.exec('ALTER TABLE usage_minute ADD COLUMN bytes_kept INTEGER NOT NULL DEFAULT 0');
+    old.db.exec(MIGRATIONS[2].sql);
+    old.db.close();
+    const opened = openUsageDatabase(path, OPEN);
+    assert.deepEqual(opened.migration, { from: 2, to: SCHEMA_VERSION });
+    const columns = (table: string): string[] => (opened.db.pragma(`table_info(${table})`) as { name: string }[]).map((c) => c.name);
+    for (const table of ['usage_minute', 'usage_hour']) {
+      assert.deepEqual(columns(table).filter((c) => c === 'bytes_kept' || c === 'adjusted_count'), ['bytes_kept', 'adjusted_count'], table);
+    }
+    assert.deepEqual(opened.db.prepare('SELECT passed, bytes_kept, adjusted_count FROM usage_minute').all(), [{ passed: 42, bytes_kept: 0, adjusted_count: 0 }]);
+    opened.db.close();
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -260,6 +260,53 @@ void test('usage serves dense minute points, and hourly points once the range re
   }
 });
 
+void test('usage points carry bytes kept, the sum of adjusted counts and the mean effective probability (null where none was recorded)', () => {
+  const f = openFixture();
+  try {
+    const { store, clock } = f;
+    // Minute 0: 10 spans in, 4 kept (2 at p = 0.25 → 8, 2 by a keep rule → 2); the probability falls from 0.5 to 0.25.
+    clock.t = T0 + 10_000;
+    store.recordUsage('checkout', 'traces', { itemsIn: 10, passed: 4, dropped: 6, bytes: 100, bytesKept: 40, adjustedCount: 10 });
+    store.recordSamplingProbability('checkout', 'traces', 0.5);
+    clock.t = T0 + 50_000;
+    store.recordSamplingProbability('checkout', 'traces', 0.25);
+    // Minute 1: nothing. Minute 2: 6 in, 3 kept at p = 0.4 (2.5 each).
+    clock.t = T0 + 2 * MIN + 1_000;
+    store.recordUsage('checkout', 'traces', { itemsIn: 6, passed: 3, dropped: 3, bytes: 60, bytesKept: 30, adjustedCount: 7.5 });
+    store.recordSamplingProbability('checkout', 'traces', 0.5);
+    // Minute 3: a probability without traffic.
+    clock.t = T0 + 3 * MIN + 1_000;
+    store.recordSamplingProbability('checkout', 'traces', 1);
+    store.recordUsage('checkout', 'logs', { itemsIn: 2, passed: 2, bytes: 20, bytesKept: 20, adjustedCount: 2 });
+    store.flush();
+
+    const perMinute = store.reader.usage('checkout', 'traces', T0, T0 + 4 * MIN, MIN);
+    assert.deepEqual(perMinute.points, [
+      { start: T0, itemsIn: 10, passed: 4, dropped: 6, overflowed: 0, bytes: 100, bytesKept: 40, adjustedCount: 10, probability: 0.25 },
+      { start: T0 + MIN, itemsIn: 0, passed: 0, dropped: 0, overflowed: 0, bytes: 0, bytesKept: 0, adjustedCount: 0, probability: null },
+      { start: T0 + 2 * MIN, itemsIn: 6, passed: 3, dropped: 3, overflowed: 0, bytes: 60, bytesKept: 30, adjustedCount: 7.5, probability: 0.5 },
+      { start: T0 + 3 * MIN, itemsIn: 0, passed: 0, dropped: 0, overflowed: 0, bytes: 0, bytesKept: 0, adjustedCount: 0, probability: 1 },
+    ]);
+    // Two-minute steps: sums add; the probability is the mean of the minute values present (minute 1 had none).
+    const coarse = store.reader.usage('checkout', 'traces', T0, T0 + 4 * MIN, 2 * MIN);
+    assert.deepEqual(
+      coarse.points.map((p) => [p.passed, p.bytesKept, p.adjustedCount, p.probability]),
+      [
+        [4, 40, 10, 0.25],
+        [3, 30, 7.5, (0.5 + 1) / 2],
+      ],
+    );
+    // Logs of the same team and another team's traces: no probability recorded.
+    assert.deepEqual(
+      store.reader.usage('checkout', 'logs', T0, T0 + 4 * MIN, 4 * MIN).points.map((p) => [p.bytesKept, p.adjustedCount, p.probability]),
+      [[20, 2, null]],
+    );
+    assert.deepEqual(store.reader.usage('search', 'traces', T0, T0 + MIN).points.map((p) => p.probability), [null]);
+  } finally {
+    f.cleanup();
+  }
+});
+
 void test('chooseStep picks the smallest step giving at most 1,440 points, never below the tier', () => {
   assert.equal(chooseStep(HOUR, 60_000, undefined), MIN);
   assert.equal(chooseStep(DAY, 60_000, undefined), MIN);

@@ -64,9 +64,89 @@ void test('minute rows past the minute retention roll up into hourly sums and ma
     // Idempotent: a second run finds nothing to do and changes nothing.
     const before = f.query(HOURLY);
     const again = await f.store.runMaintenance();
-    assert.deepEqual(Object.values(again.rolledUp), [0, 0, 0, 0]);
-    assert.deepEqual(Object.values(again.pruned), [0, 0, 0, 0, 0, 0]);
+    assert.deepEqual(Object.values(again.rolledUp), [0, 0, 0, 0, 0]);
+    assert.deepEqual(Object.values(again.pruned), [0, 0, 0, 0, 0, 0, 0]);
     assert.deepEqual(f.query(HOURLY), before);
+  } finally {
+    f.cleanup();
+  }
+});
+
+/**
+ * Sampling usage minute by minute: team c's traces, 8 in and 2 kept per minute (bytes kept 20,
+ * adjusted count 8, plus 0.5 on odd minutes), and an effective probability recorded in every
+ * minute except those with i % 3 === 2: first 1, then (i even ? 1 : 0.5) / 2^floor(i / 60)
+ * later in the minute (the later value is the one kept).
+ */
+function fillSampling(f: Fixture, start: number, minutes: number): void {
+  for (let i = 0; i < minutes; i++) {
+    f.clock.t = start + i * MIN + 10_000;
+    f.store.recordUsage('c', 'traces', { itemsIn: 8, passed: 2, dropped: 6, bytes: 80, bytesKept: 20, adjustedCount: 8 + (i % 2) * 0.5 });
+    if (i % 3 !== 2) {
+      f.store.recordSamplingProbability('c', 'traces', 1);
+      f.clock.t += 20_000;
+      f.store.recordSamplingProbability('c', 'traces', (i % 2 === 0 ? 1 : 0.5) / 2 ** Math.floor(i / 60));
+    }
+    f.store.flush();
+  }
+}
+
+void test('sampling usage rolls up: bytes kept and adjusted counts add, the probability keeps a sum and a count of its minute values', async () => {
+  const f = openFixture({ options: { minuteRetentionDays: 7, hourlyRetentionDays: 90 } });
+  try {
+    fillSampling(f, T0, 150);
+    f.clock.t = T0 + 7 * DAY + 2 * HOUR;
+    const result = await f.store.runMaintenance();
+    assert.equal(result.rolledUp.usage_minute, 120);
+    // 40 of every 60 minutes recorded a probability (i % 3 !== 2).
+    assert.equal(result.rolledUp.sampling_probability_minute, 80);
+
+    // Hand-computed per hour: bytes_kept = 60 × 20; adjusted_count = 60 × 8 + 30 odd minutes × 0.5 = 495.
+    assert.deepEqual(f.query('SELECT team, signal, hour, items_in, passed, bytes, bytes_kept, adjusted_count FROM usage_hour ORDER BY hour'), [
+      { team: 'c', signal: 'traces', hour: T0, items_in: 480, passed: 120, bytes: 4_800, bytes_kept: 1_200, adjusted_count: 495 },
+      { team: 'c', signal: 'traces', hour: T0 + HOUR, items_in: 480, passed: 120, bytes: 4_800, bytes_kept: 1_200, adjusted_count: 495 },
+    ]);
+    // Hour 0: 20 even minutes at 1 and 20 odd ones at 0.5 → sum 30 over 40 minutes (mean 0.75).
+    // Hour 1: the same halved → sum 15 over 40 minutes (mean 0.375).
+    assert.deepEqual(f.query('SELECT team, signal, hour, probability_sum, minutes FROM sampling_probability_hour ORDER BY hour'), [
+      { team: 'c', signal: 'traces', hour: T0, probability_sum: 30, minutes: 40 },
+      { team: 'c', signal: 'traces', hour: T0 + HOUR, probability_sum: 15, minutes: 40 },
+    ]);
+    assert.deepEqual(f.query('SELECT count(*) AS n, min(minute) AS first FROM sampling_probability_minute'), [{ n: 20, first: T0 + 2 * HOUR }]);
+
+    // The reader averages hourly and minute values alike, each minute value counting once.
+    const hourly = f.store.reader.usage('c', 'traces', T0, T0 + 3 * HOUR, HOUR);
+    assert.equal(hourly.resolution, 'hour');
+    // Hour 2 is still minute rows: 10 even minutes at 0.25, 10 odd at 0.125 → 3.75 / 20 = 0.1875.
+    assert.deepEqual(
+      hourly.points.map((p) => [(p.start - T0) / HOUR, p.bytesKept, p.adjustedCount, p.probability]),
+      [
+        [0, 1_200, 495, 0.75],
+        [1, 1_200, 495, 0.375],
+        [2, 600, 30 * 8 + 15 * 0.5, 0.1875],
+      ],
+    );
+    // One bucket (a day step) over all three hours: (30 + 15 + 3.75) / (40 + 40 + 20) = 0.4875, not the
+    // mean of the hourly means (0.4375): every minute value counts once.
+    const whole = f.store.reader.usage('c', 'traces', T0, T0 + 3 * HOUR, DAY);
+    assert.deepEqual(
+      whole.points.map((p) => [p.adjustedCount, p.probability]),
+      [[495 + 495 + 247.5, 0.4875]],
+    );
+
+    // A late probability for a minute of hour 0 that recorded none (i = 11) is folded into that hour.
+    f.clock.t = T0 + 11 * MIN + 1_000;
+    f.store.recordSamplingProbability('c', 'traces', 1);
+    f.clock.t = T0 + 7 * DAY + 2 * HOUR;
+    f.store.flush();
+    await f.store.runMaintenance();
+    assert.deepEqual(f.query('SELECT probability_sum, minutes FROM sampling_probability_hour WHERE hour = ?', T0), [{ probability_sum: 31, minutes: 41 }]);
+
+    // Idempotent.
+    const before = f.query('SELECT * FROM sampling_probability_hour ORDER BY hour');
+    const again = await f.store.runMaintenance();
+    assert.equal(again.rolledUp.sampling_probability_minute, 0);
+    assert.deepEqual(f.query('SELECT * FROM sampling_probability_hour ORDER BY hour'), before);
   } finally {
     f.cleanup();
   }
@@ -78,6 +158,8 @@ void test('small batches (each its own transaction) give the same hourly rows as
   try {
     fill(big, T0, 150);
     fill(small, T0, 150);
+    fillSampling(big, T0, 150);
+    fillSampling(small, T0, 150);
     big.clock.t = small.clock.t = T0 + 8 * DAY;
     small.statements.length = 0;
     const a = await big.store.runMaintenance();
@@ -88,6 +170,9 @@ void test('small batches (each its own transaction) give the same hourly rows as
     assert.equal(small.statements.filter((s) => s === 'BEGIN IMMEDIATE').length, b.batches);
     assert.deepEqual(small.query(HOURLY), big.query(HOURLY));
     assert.deepEqual(small.query('SELECT * FROM team_series_hour ORDER BY hour'), big.query('SELECT * FROM team_series_hour ORDER BY hour'));
+    const probabilities = 'SELECT * FROM sampling_probability_hour ORDER BY team, signal, hour';
+    assert.equal(big.query(probabilities).length, 3);
+    assert.deepEqual(small.query(probabilities), big.query(probabilities));
     assert.deepEqual(small.query('SELECT count(*) AS n FROM usage_minute'), [{ n: 0 }]);
   } finally {
     big.cleanup();
@@ -120,6 +205,7 @@ void test('hourly rows, violations and stale label estimates are pruned after th
   const f = openFixture({ options: { minuteRetentionDays: 2, hourlyRetentionDays: 10, maintenanceBatchRows: 3 } });
   try {
     fill(f, T0, 5);
+    f.store.recordSamplingProbability('a', 'traces', 0.5);
     f.store.recordViolation({ team: 'a', metric: 'm', rule: 'r', action: 'drop' });
     f.store.recordLabelEstimate('a', 'm', 'old_label', 10);
     f.store.flush();
@@ -143,6 +229,7 @@ void test('hourly rows, violations and stale label estimates are pruned after th
     assert.equal(result.pruned.team_series_hour, 1);
     assert.equal(result.pruned.metric_series_hour, 1);
     assert.equal(result.pruned.policy_action_hour, 1);
+    assert.equal(result.pruned.sampling_probability_hour, 1);
     assert.equal(result.pruned.violations, 1);
     assert.deepEqual(f.query('SELECT minute FROM violations'), [{ minute: T0 + 3 * DAY }]);
     assert.deepEqual(f.query('SELECT count(*) AS n FROM usage_hour'), [{ n: 0 }]);

@@ -93,6 +93,42 @@ void test('flushes within one minute add into the same rows; gauges keep the lat
   }
 });
 
+void test('sampling usage lands in the usage rows (bytes kept, adjusted counts add up) and the probability gauge table', () => {
+  const f = openFixture();
+  try {
+    const { store, clock } = f;
+    clock.t = T0 + 5_000;
+    // 100 spans in (10,000 bytes); 30 kept: 20 at probability 0.25 (adjusted 4 each), 10 by a keep rule (1 each).
+    store.recordUsage('checkout', 'traces', { itemsIn: 100, passed: 30, dropped: 70, bytes: 10_000, bytesKept: 3_000, adjustedCount: 20 * 4 + 10 });
+    store.recordSamplingProbability('checkout', 'traces', 0.5);
+    store.recordSamplingProbability('checkout', 'logs', 1);
+    clock.t = T0 + 20_000;
+    store.recordSamplingProbability('checkout', 'traces', 0.25);
+    assert.equal(store.flush().rows, 3);
+    clock.t = T0 + 50_000;
+    // A second flush in the same minute: 8 log records, 4 kept at probability 0.4 (adjusted 2.5 each).
+    store.recordUsage('checkout', 'logs', { itemsIn: 8, passed: 4, dropped: 4, bytes: 800, bytesKept: 400, adjustedCount: 10 });
+    store.recordUsage('checkout', 'traces', { itemsIn: 2, passed: 1, dropped: 1, bytes: 200, bytesKept: 100, adjustedCount: 2.5 });
+    store.recordSamplingProbability('checkout', 'logs', 0.4);
+    store.flush();
+
+    assert.deepEqual(f.query('SELECT signal, minute, items_in, passed, dropped, bytes, bytes_kept, adjusted_count FROM usage_minute ORDER BY signal'), [
+      { signal: 'logs', minute: T0, items_in: 8, passed: 4, dropped: 4, bytes: 800, bytes_kept: 400, adjusted_count: 10 },
+      { signal: 'traces', minute: T0, items_in: 102, passed: 31, dropped: 71, bytes: 10_200, bytes_kept: 3_100, adjusted_count: 92.5 },
+    ]);
+    assert.deepEqual(f.query('SELECT team, signal, minute, probability, at FROM sampling_probability_minute ORDER BY signal'), [
+      { team: 'checkout', signal: 'logs', minute: T0, probability: 0.4, at: T0 + 50_000 },
+      { team: 'checkout', signal: 'traces', minute: T0, probability: 0.25, at: T0 + 20_000 },
+    ]);
+    // Usage recorded without the new fields stores 0 for them.
+    store.recordUsage('checkout', 'metrics', { itemsIn: 5, passed: 5 });
+    store.flush();
+    assert.deepEqual(f.query("SELECT bytes_kept, adjusted_count FROM usage_minute WHERE signal = 'metrics'"), [{ bytes_kept: 0, adjusted_count: 0 }]);
+  } finally {
+    f.cleanup();
+  }
+});
+
 void test('recording runs no SQL at all; each flush is exactly one transaction', () => {
   const f = openFixture();
   try {
@@ -102,6 +138,7 @@ void test('recording runs no SQL at all; each flush is exactly one transaction',
       store.recordUsage(`team-${i % 7}`, 'metrics', { itemsIn: 3, passed: 2, dropped: 1, bytes: 64 });
       store.recordMetricSeries(`team-${i % 7}`, `metric-${i % 13}`, i);
       store.recordViolation({ team: `team-${i % 7}`, metric: 'm', rule: 'r', action: 'drop', labels: { i: String(i) } });
+      store.recordSamplingProbability(`team-${i % 7}`, 'traces', 1 / (1 + (i % 4)));
     }
     store.recordActionCounts([{ signal: 'logs', policy: 'p', action: 'redact', mode: 'enforce', count: 9 }]);
     assert.equal(statements.length, 0, `no statement ran while recording: ${statements.join('; ')}`);
@@ -113,8 +150,8 @@ void test('recording runs no SQL at all; each flush is exactly one transaction',
     assert.equal(commits.length, 1);
     assert.equal(statements[0], 'BEGIN IMMEDIATE');
     assert.equal(statements[statements.length - 1], 'COMMIT');
-    // 7 usage rows + 7×13 metric gauges (i % 7 and i % 13 cover every pair) + 7 violations + 1 action line.
-    assert.equal(statements.length - 2, 7 + 91 + 7 + 1);
+    // 7 usage rows + 7×13 metric gauges (i % 7 and i % 13 cover every pair) + 7 violations + 1 action line + 7 probabilities.
+    assert.equal(statements.length - 2, 7 + 91 + 7 + 1 + 7);
 
     statements.length = 0;
     assert.deepEqual(store.flush().rows, 0);
@@ -230,12 +267,21 @@ void test('the writer never lets an older gauge value replace a newer one in the
   try {
     const { db } = openUsageDatabase(join(dir, 'w.db'), { busyTimeoutMs: 1000, integrityCheck: 'quick' });
     const write = createBatchWriter(db);
-    const empty = { usage: [], metricSeries: [], labelEstimates: [], violations: [], policyActions: [] };
+    const empty = { usage: [], metricSeries: [], labelEstimates: [], violations: [], policyActions: [], samplingProbabilities: [] };
     write({ ...empty, teamSeries: [{ minute: T0, team: 'a', active: 20, at: T0 + 2_000 }] });
     write({ ...empty, teamSeries: [{ minute: T0, team: 'a', active: 10, at: T0 + 1_000 }] });
     assert.deepEqual(db.prepare('SELECT active, at FROM team_series_minute').all(), [{ active: 20, at: T0 + 2_000 }]);
     write({ ...empty, teamSeries: [{ minute: T0, team: 'a', active: 30, at: T0 + 3_000 }] });
     assert.deepEqual(db.prepare('SELECT active, at FROM team_series_minute').all(), [{ active: 30, at: T0 + 3_000 }]);
+
+    // The sampling probability is a gauge too.
+    const noSeries = { ...empty, teamSeries: [] };
+    const probability = (p: number, at: number) => ({ ...noSeries, samplingProbabilities: [{ minute: T0, team: 'a', signal: 'traces' as const, probability: p, at }] });
+    write(probability(0.25, T0 + 2_000));
+    write(probability(1, T0 + 1_000));
+    assert.deepEqual(db.prepare('SELECT probability, at FROM sampling_probability_minute').all(), [{ probability: 0.25, at: T0 + 2_000 }]);
+    write(probability(0.5, T0 + 3_000));
+    assert.deepEqual(db.prepare('SELECT probability, at FROM sampling_probability_minute').all(), [{ probability: 0.5, at: T0 + 3_000 }]);
     db.close();
   } finally {
     rmSync(dir, { recursive: true, force: true });
