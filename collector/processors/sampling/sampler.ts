@@ -1,5 +1,5 @@
-import type { CompiledAttributeCondition, CompiledRules, CompiledSamplingRule, CompiledTier } from '../../../rules/compiled.js';
-import { appendAttribute, dropItem, encodeStringValue, setTraceState } from '../../otlp/edits.js';
+import type { CompiledAttributeCondition, CompiledRules, CompiledSamplingRule, CompiledTeam, CompiledTier } from '../../../rules/compiled.js';
+import { appendAttribute, dropItem, encodeStringValue, replaceAttributeValue, setTraceState } from '../../otlp/edits.js';
 import type { EditList } from '../../otlp/rewriter.js';
 import { VALUE } from '../../otlp/wire-index.js';
 import type { WireIndex } from '../../otlp/wire-index.js';
@@ -10,8 +10,8 @@ import { AdaptiveRate, visibilityKey } from './adaptive-rate.js';
 import type { VisibilityKey } from './adaptive-rate.js';
 import { ConsistentSampler, createDecision } from './decision.js';
 import type { SamplingDecision } from './decision.js';
-import { readLogRandomness } from './randomness.js';
-import { MutableValue56 } from './threshold.js';
+import { isValidTraceId, readLogRandomness } from './randomness.js';
+import { MutableValue56, thresholdFromProbability } from './threshold.js';
 import type { Threshold } from './threshold.js';
 
 /**
@@ -23,10 +23,18 @@ import type { Threshold } from './threshold.js';
  * when the team sends more than its `max_spans_per_second` / `max_log_records_per_second` — as a
  * consistent probability decision: the randomness comes from the trace id (or `rv`), so every
  * sidecar keeps the same traces. A kept span records its threshold in `tracestate` (`ot=th:…`),
- * a kept log record in a `sampling.threshold` attribute, so downstream counts stay honest.
+ * a kept log record in a `sampling.threshold` attribute, so downstream counts stay honest. A log
+ * record that arrives with `sampling.threshold` / `sampling.randomness` (an earlier stage) is
+ * treated like a span with that `th` / `rv`: its threshold is only ever raised, in place.
  *
- * A team throttled far below its traffic never goes dark: the first trace of each (service, span
- * name) in an adaptation interval is kept even when the rate would drop it (the visibility floor).
+ * The budget's rate counts the items left to `sample` (what the probability applies to): spans a
+ * rule drops or keeps do not lower the probability of the rest. The clock is read once per
+ * request, so one request is decided at one probability.
+ *
+ * A team the budget throttles below its tier never goes dark: the first trace of each (service,
+ * span name) in an adaptation interval is kept even when the rate would drop it (the visibility
+ * floor), with all its spans in the request, before or after the one that earned it. A team
+ * within its budget gets exactly its tier's probability.
  *
  * In `mode: audit` (global) nothing is edited: decisions are made and counted as they would be.
  */
@@ -52,6 +60,7 @@ export interface SamplerOptions {
 }
 
 const SAMPLING_THRESHOLD_KEY = new TextEncoder().encode('sampling.threshold');
+const SAMPLING_RANDOMNESS_KEY = new TextEncoder().encode('sampling.randomness');
 const SAMPLE_RATE_KEY = new TextEncoder().encode('SampleRate');
 const SERVICE_NAME = new TextEncoder().encode('service.name');
 /** Log severity numbers by tier key (OTel: 1–4 trace … 21–24 fatal; 0 is unspecified). */
@@ -174,25 +183,63 @@ function firstMatchingRule(ix: WireIndex, plan: readonly PlannedRule[], signal: 
 
 // ─── The processor ───────────────────────────────────────────────────────────────────────────
 
-type Tally = Map<string, { items: number; adjusted: number }>;
+/** Outcome codes of the per-request plan (indices into OUTCOMES). */
+const DROPPED_BY_RULE = 0;
+const KEPT_BY_RULE = 1;
+const KEPT = 2;
+const DROPPED = 3;
+const KEPT_BY_FLOOR = 4;
+const OUTCOMES: readonly SamplingOutcome[] = ['dropped_by_rule', 'kept_by_rule', 'kept', 'dropped', 'kept_by_floor'];
+
+/** Thresholds made from probabilities, kept for reuse (log severities alternate between a few probabilities). */
+const THRESHOLD_MEMO_LIMIT = 64;
 
 export function createSamplingProcessor(options: SamplerOptions): Processor {
   const sampler = new ConsistentSampler();
   const decision: SamplingDecision = createDecision();
   const randomness = new MutableValue56();
   const floorKey: VisibilityKey = { hashA: 0, hashB: 0 };
-  /** Per team and signal; teams are few (the rules file's). */
+  /** Per team and signal, by team name (team indices change with a rules reload); teams are few. */
   const rates = new Map<string, AdaptiveRate>();
+  const thresholds = new Map<number, Threshold>();
   let teamsOfGroups: Int32Array = new Int32Array(64);
+  /**
+   * The clock as read once at the start of the request: every rate sees one instant per
+   * request, so the probability (and so the threshold) cannot change between two spans of one
+   * request, which would cut traces in half.
+   */
+  let requestNow = 0;
+  const requestClock = (): number => requestNow;
+
+  // The plan of the current request, item by item, reused across requests.
+  let outcomes = new Uint8Array(1024);
+  let adjusted = new Float64Array(1024);
+  /** Spans: the tracestate to write; log records: the `th` to write; undefined: leave as is. */
+  let writes: (string | undefined)[] = [];
+  // Per-request tallies by team index.
+  let rateOfTeam: (AdaptiveRate | undefined)[] = [];
+  let itemCounts = new Float64Array(64);
+  let adjustedSums = new Float64Array(64);
+  let probabilityOfTeam = new Float64Array(8);
 
   function rateOf(team: string, signal: SamplingSignal): AdaptiveRate {
     const key = `${signal}\u0000${team}`;
     let rate = rates.get(key);
     if (!rate) {
-      rate = new AdaptiveRate({ clock: options.clock });
+      rate = new AdaptiveRate({ clock: requestClock });
       rates.set(key, rate);
     }
     return rate;
+  }
+
+  function thresholdOf(p: number): Threshold {
+    let threshold = thresholds.get(p);
+    if (threshold === undefined) {
+      if (thresholds.size >= THRESHOLD_MEMO_LIMIT) thresholds.clear();
+      threshold = thresholdFromProbability(p);
+      thresholds.set(p, threshold);
+    }
+    return threshold;
   }
 
   /** The trace_state string of span `i` ('' when absent). */
@@ -204,124 +251,198 @@ export function createSamplingProcessor(options: SamplerOptions): Processor {
     return ix.text(cursor.pos, cursor.pos + length);
   }
 
+  /**
+   * What an earlier sampling stage left on a log record, as the `ot` tracestate entry it stands
+   * for: `sampling.threshold` as `th`, `sampling.randomness` as `rv` ('' when neither is there).
+   */
+  function logSamplingStateOf(ix: WireIndex, i: number): string {
+    const node = ix.itemNode[i];
+    const th = findAttribute(ix, node, SAMPLING_THRESHOLD_KEY);
+    const rv = findAttribute(ix, node, SAMPLING_RANDOMNESS_KEY);
+    if (th < 0 && rv < 0) return '';
+    const parts: string[] = [];
+    if (th >= 0 && ix.attrValueType[th] === VALUE.STRING) parts.push(`th:${ix.text(ix.attrValueStart[th], ix.attrValueEnd[th])}`);
+    if (rv >= 0 && ix.attrValueType[rv] === VALUE.STRING) parts.push(`rv:${ix.text(ix.attrValueStart[rv], ix.attrValueEnd[rv])}`);
+    return parts.length > 0 ? `ot=${parts.join(';')}` : '';
+  }
+
+  /** Offset of item `i`'s trace id when it has a valid one (16 bytes, not all zero), else -1. */
+  function traceIdOf(ix: WireIndex, i: number): number {
+    const offset = ix.itemTraceId[i];
+    return offset >= 0 && isValidTraceId(ix.buf, offset) ? offset : -1;
+  }
+
+  function grow(n: number): void {
+    if (outcomes.length < n) {
+      const size = Math.max(n, outcomes.length * 2);
+      outcomes = new Uint8Array(size);
+      adjusted = new Float64Array(size);
+    }
+  }
+
+  /** Notes the current `decision` as item `i`'s plan. */
+  function note(signal: SamplingSignal, i: number, outcome: number): void {
+    outcomes[i] = outcome;
+    adjusted[i] = decision.adjustedCount;
+    if (signal === 'traces') writes[i] = decision.written !== undefined ? decision.traceState : undefined;
+    else writes[i] = decision.written !== undefined && decision.written.th !== '0' ? decision.written.th : undefined;
+  }
+
   function process(ix: WireIndex, edits: EditList): undefined {
     const signal = ix.signal;
     if ((signal !== 'traces' && signal !== 'logs') || ix.itemCount === 0) return undefined;
+    requestNow = options.clock();
     const rules = options.rules();
     const plan = planOf(rules);
     const enforce = rules.mode === 'enforce';
+    const teamCount = rules.teams.length;
     teamsOfGroups = teamsOfResourceGroups(ix, rules, teamsOfGroups);
-    const tally: Tally = new Map();
-    const probabilities = new Map<string, number>();
-    /** Traces kept by the floor in this request: their other spans here are kept too. */
-    const floorTraces = new Set<string>();
+    grow(ix.itemCount);
+    if (writes.length < ix.itemCount) writes = new Array<string | undefined>(ix.itemCount);
+    if (itemCounts.length < teamCount * OUTCOMES.length) {
+      itemCounts = new Float64Array(teamCount * OUTCOMES.length * 2);
+      adjustedSums = new Float64Array(teamCount * OUTCOMES.length * 2);
+    }
+    itemCounts.fill(0, 0, teamCount * OUTCOMES.length);
+    adjustedSums.fill(0, 0, teamCount * OUTCOMES.length);
+    if (probabilityOfTeam.length < teamCount) probabilityOfTeam = new Float64Array(teamCount * 2);
+    probabilityOfTeam.fill(Number.NaN, 0, teamCount);
+    if (rateOfTeam.length < teamCount) rateOfTeam = new Array<AdaptiveRate | undefined>(teamCount);
+    rateOfTeam.fill(undefined, 0, teamCount);
+    /** Traces kept by the floor in this request: all their spans here are kept. */
+    let floorTraces: Set<string> | undefined;
 
-    const count = (team: string, outcome: SamplingOutcome, adjusted: number): void => {
-      const key = `${team}\u0000${outcome}`;
-      const entry = tally.get(key);
-      if (entry) {
-        entry.items++;
-        entry.adjusted += adjusted;
-      } else tally.set(key, { items: 1, adjusted });
-    };
-
+    // Decide every item first; edit afterwards, so that the floor can keep spans of its trace
+    // that came before the span that earned it.
     for (let i = 0; i < ix.itemCount; i++) {
-      const t = teamsOfGroups[ix.itemResourceGroup[i]];
-      const team = rules.teams[t >= 0 ? t : rules.defaultTeam];
-      const rate = rateOf(team.name, signal);
-      rate.record(1);
+      const team = teamOfItem(ix, rules, i);
       const rule = firstMatchingRule(ix, plan, signal, team.index, i);
       if (rule.action === 'drop') {
-        count(team.name, 'dropped_by_rule', 0);
-        if (enforce) dropItem(ix, edits, i);
+        outcomes[i] = DROPPED_BY_RULE;
+        adjusted[i] = 0;
+        writes[i] = undefined;
         continue;
       }
-      const traceState = signal === 'traces' ? traceStateOf(ix, i) : '';
+      const incoming = signal === 'traces' ? traceStateOf(ix, i) : logSamplingStateOf(ix, i);
       if (rule.action === 'keep') {
-        sampler.forceKeep(traceState, decision);
-        count(team.name, 'kept_by_rule', decision.adjustedCount);
-        if (enforce) record(ix, edits, signal, i, decision);
+        sampler.forceKeep(incoming, decision);
+        note(signal, i, KEPT_BY_RULE);
         continue;
       }
+      const rate = (rateOfTeam[team.index] ??= rateOf(team.name, signal));
+      // Only what the rate decides is counted: spans a rule drops (health checks) or keeps
+      // (errors) would otherwise push the probability of the rest below what the budget allows.
+      rate.record(1);
       const tier = rules.tiers.get(team.tier);
       const budgets = team.budgets;
-      const tierP = tier === undefined ? 1 : signal === 'traces' || (tier.logsFollowTraces && ix.itemTraceId[i] >= 0) ? tier.traceProbability : logProbability(tier, ix.itemKind[i]);
+      const traceId = traceIdOf(ix, i);
+      const tierP = tier === undefined ? 1 : signal === 'traces' || (tier.logsFollowTraces && traceId >= 0) ? tier.traceProbability : logProbability(tier, ix.itemKind[i]);
       const budget = signal === 'traces' ? budgets.maxSpansPerSecond : budgets.maxLogRecordsPerSecond;
-      const ours = rate.effectiveThreshold(tierP, budget);
-      probabilities.set(team.name, ours.probability);
-      decide(ix, i, traceState, ours);
-      if (!decision.keep && signal === 'traces') keepForVisibility(ix, i, rate, traceState, floorTraces);
-      const outcome: SamplingOutcome = decision.keep ? (floorTraces.size > 0 && isFloorTrace(ix, i, floorTraces) ? 'kept_by_floor' : 'kept') : 'dropped';
-      count(team.name, outcome, decision.keep ? decision.adjustedCount : 0);
-      if (!enforce) continue;
-      if (decision.keep) record(ix, edits, signal, i, decision);
-      else dropItem(ix, edits, i);
+      const p = rate.effectiveProbability(tierP, budget);
+      const ours = thresholdOf(p);
+      probabilityOfTeam[team.index] = ours.probability;
+      decide(ix, i, traceId, incoming, ours);
+      // The visibility floor is for a team the budget throttles below its tier.
+      const throttled = signal === 'traces' && p < tierP;
+      if (decision.keep) {
+        note(signal, i, KEPT);
+        // The key has a kept trace in this interval: the floor need not add one.
+        if (throttled) rate.floor.markKept(floorKeyOf(ix, i).hashA, floorKey.hashB);
+      } else if (throttled && rate.floor.admit(floorKeyOf(ix, i).hashA, floorKey.hashB)) {
+        // The first trace of this (service, span name) in the interval: kept as a keep-all item.
+        sampler.forceKeep(incoming, decision);
+        note(signal, i, KEPT_BY_FLOOR);
+        if (traceId >= 0) (floorTraces ??= new Set()).add(traceIdKey(ix, traceId));
+      } else {
+        outcomes[i] = DROPPED;
+        adjusted[i] = 0;
+        writes[i] = undefined;
+      }
     }
-    report(tally, probabilities, signal);
+
+    // Spans of a floor trace that the rate dropped before the floor chose it.
+    if (floorTraces !== undefined) {
+      for (let i = 0; i < ix.itemCount; i++) {
+        if (outcomes[i] !== DROPPED) continue;
+        const traceId = traceIdOf(ix, i);
+        if (traceId < 0 || !floorTraces.has(traceIdKey(ix, traceId))) continue;
+        sampler.forceKeep(traceStateOf(ix, i), decision);
+        note(signal, i, KEPT_BY_FLOOR);
+      }
+    }
+
+    for (let i = 0; i < ix.itemCount; i++) {
+      const outcome = outcomes[i];
+      const slot = teamOfItem(ix, rules, i).index * OUTCOMES.length + outcome;
+      itemCounts[slot]++;
+      adjustedSums[slot] += adjusted[i];
+      if (!enforce) continue;
+      if (outcome === DROPPED || outcome === DROPPED_BY_RULE) dropItem(ix, edits, i);
+      else record(ix, edits, signal, i);
+    }
+    report(rules, signal);
     return undefined;
   }
 
+  function teamOfItem(ix: WireIndex, rules: CompiledRules, i: number): CompiledTeam {
+    const t = teamsOfGroups[ix.itemResourceGroup[i]];
+    return rules.teams[t >= 0 ? t : rules.defaultTeam];
+  }
+
   /** The consistent decision for item `i` at threshold `ours`, into `decision`. */
-  function decide(ix: WireIndex, i: number, traceState: string, ours: Threshold): void {
-    const traceId = ix.itemTraceId[i];
+  function decide(ix: WireIndex, i: number, traceId: number, incoming: string, ours: Threshold): void {
     if (traceId >= 0) {
-      sampler.decide(traceState, ix.buf, traceId, ours, decision);
+      sampler.decide(incoming, ix.buf, traceId, ours, decision);
       return;
     }
-    // A log record without a trace: its own randomness, from its time and body.
+    // No (valid) trace id: the item's own randomness, from its time and body.
     const time = ix.itemTime[i];
     const bodyStart = ix.itemBodyFieldStart[i];
     readLogRandomness(time >>> 0, Math.floor(time / 4294967296), ix.buf, bodyStart >= 0 ? bodyStart : 0, bodyStart >= 0 ? ix.itemBodyFieldEnd[i] : 0, randomness);
-    sampler.decideWithRandomness(undefined, randomness.hi, randomness.lo, ours, decision);
+    sampler.decideWithRandomness(incoming, randomness.hi, randomness.lo, ours, decision);
   }
 
-  /**
-   * The visibility floor: the first trace of a (service, span name) in the interval is kept even
-   * when the rate dropped it, as a keep-all (`th:0`) item — it stands for itself only.
-   */
-  function keepForVisibility(ix: WireIndex, i: number, rate: AdaptiveRate, traceState: string, floorTraces: Set<string>): void {
-    const traceId = ix.itemTraceId[i];
-    const traceKey = traceId >= 0 ? traceIdKey(ix, traceId) : '';
-    if (traceKey !== '' && floorTraces.has(traceKey)) {
-      sampler.forceKeep(traceState, decision);
-      return;
-    }
+  /** The visibility key (service, span name) of span `i`, into `floorKey`. */
+  function floorKeyOf(ix: WireIndex, i: number): VisibilityKey {
     const resource = ix.groupInner[ix.itemResourceGroup[i]];
     const service = resource >= 0 ? findAttribute(ix, resource, SERVICE_NAME) : -1;
-    const [serviceStart, serviceEnd] = service >= 0 ? [ix.attrValueStart[service], ix.attrValueEnd[service]] : [0, 0];
-    visibilityKey(ix.buf, serviceStart, serviceEnd, ix.buf, ix.itemNameStart[i], ix.itemNameEnd[i], floorKey);
-    if (!rate.floor.admit(floorKey.hashA, floorKey.hashB)) return;
-    sampler.forceKeep(traceState, decision);
-    if (traceKey !== '') floorTraces.add(traceKey);
-  }
-
-  function isFloorTrace(ix: WireIndex, i: number, floorTraces: Set<string>): boolean {
-    const traceId = ix.itemTraceId[i];
-    return traceId >= 0 && floorTraces.has(traceIdKey(ix, traceId));
+    const serviceStart = service >= 0 ? ix.attrValueStart[service] : 0;
+    const serviceEnd = service >= 0 ? ix.attrValueEnd[service] : 0;
+    return visibilityKey(ix.buf, serviceStart, serviceEnd, ix.buf, ix.itemNameStart[i], ix.itemNameEnd[i], floorKey);
   }
 
   /** Writes what a kept item must carry: the tracestate threshold (spans) or `sampling.threshold` (logs), and `SampleRate` if asked. */
-  function record(ix: WireIndex, edits: EditList, signal: SamplingSignal, i: number, kept: SamplingDecision): void {
+  function record(ix: WireIndex, edits: EditList, signal: SamplingSignal, i: number): void {
     const node = ix.itemNode[i];
-    if (signal === 'traces') {
-      if (kept.written !== undefined) setTraceState(ix, edits, i, kept.traceState);
-    } else if (kept.threshold !== undefined && kept.threshold.th !== '0') {
-      appendAttribute(ix, edits, node, SAMPLING_THRESHOLD_KEY, encodeStringValue(kept.threshold.th));
+    const write = writes[i];
+    if (write !== undefined) {
+      if (signal === 'traces') setTraceState(ix, edits, i, write);
+      else setAttribute(ix, edits, node, SAMPLING_THRESHOLD_KEY, encodeStringValue(write));
     }
-    if (options.sampleRateAttribute && kept.adjustedCount > 1) appendAttribute(ix, edits, node, SAMPLE_RATE_KEY, encodeIntValue(Math.round(kept.adjustedCount)));
+    if (options.sampleRateAttribute && adjusted[i] > 1) setAttribute(ix, edits, node, SAMPLE_RATE_KEY, encodeIntValue(Math.round(adjusted[i])));
   }
 
-  function report(tally: Tally, probabilities: Map<string, number>, signal: SamplingSignal): void {
+  function report(rules: CompiledRules, signal: SamplingSignal): void {
     const observer = options.observer;
     if (!observer) return;
-    for (const [key, { items, adjusted }] of tally) {
-      const [team, outcome] = key.split('\u0000') as [string, SamplingOutcome];
-      observer.onItems(team, signal, outcome, items, adjusted);
+    const teamCount = rules.teams.length;
+    for (let t = 0; t < teamCount; t++) {
+      for (let o = 0; o < OUTCOMES.length; o++) {
+        const items = itemCounts[t * OUTCOMES.length + o];
+        if (items > 0) observer.onItems(rules.teams[t].name, signal, OUTCOMES[o], items, adjustedSums[t * OUTCOMES.length + o]);
+      }
     }
-    for (const [team, probability] of probabilities) observer.onProbability(team, signal, probability);
+    for (let t = 0; t < teamCount; t++) if (!Number.isNaN(probabilityOfTeam[t])) observer.onProbability(rules.teams[t].name, signal, probabilityOfTeam[t]);
   }
 
   return { name: 'sampling', signals: ['traces', 'logs'], process };
+}
+
+/** Replaces the value of attribute `key` of `owner` when it has one (keys are unique), else adds it. */
+function setAttribute(ix: WireIndex, edits: EditList, owner: number, key: Uint8Array, anyValue: Uint8Array): void {
+  const a = findAttribute(ix, owner, key);
+  if (a >= 0) replaceAttributeValue(ix, edits, a, anyValue);
+  else appendAttribute(ix, edits, owner, key, anyValue);
 }
 
 function traceIdKey(ix: WireIndex, offset: number): string {
