@@ -127,11 +127,18 @@ export function startGovernance(options: GovernanceOptions): Governance {
     clock: () => performance.now(),
     sampleRateAttribute: options.sampleRateAttribute,
     observer: {
-      onItems(team, signal, outcome, items, adjusted) {
+      onItems(team, signal, outcome, items, adjusted, bytes) {
         metrics.samplingItems.inc({ team, signal, outcome }, items);
         if (adjusted > 0) metrics.samplingAdjustedCount.inc({ team, signal }, adjusted);
         const dropped = outcome === 'dropped' || outcome === 'dropped_by_rule';
-        options.store?.recordUsage(team, signal, { itemsIn: items, passed: dropped ? 0 : items, dropped: dropped ? items : 0, adjustedCount: adjusted });
+        options.store?.recordUsage(team, signal, {
+          itemsIn: items,
+          passed: dropped ? 0 : items,
+          dropped: dropped ? items : 0,
+          bytes,
+          bytesKept: dropped ? 0 : bytes,
+          adjustedCount: adjusted,
+        });
       },
       onProbability(team, signal, probability) {
         metrics.samplingProbability.set({ team, signal }, probability);

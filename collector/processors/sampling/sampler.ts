@@ -44,8 +44,11 @@ export type SamplingSignal = 'traces' | 'logs';
 export type SamplingOutcome = 'kept' | 'dropped' | 'kept_by_rule' | 'dropped_by_rule' | 'kept_by_floor';
 
 export interface SamplingObserver {
-  /** Items per team, signal and outcome in one request; `adjustedCount` sums what the kept ones stand for. */
-  onItems(team: string, signal: SamplingSignal, outcome: SamplingOutcome, items: number, adjustedCount: number): void;
+  /**
+   * Items per team, signal and outcome in one request; `adjustedCount` sums what the kept ones
+   * stand for; `bytes` is their encoded size as received (span or log record message).
+   */
+  onItems(team: string, signal: SamplingSignal, outcome: SamplingOutcome, items: number, adjustedCount: number, bytes: number): void;
   /** The probability a team's `sample` rule applied in this request. */
   onProbability(team: string, signal: SamplingSignal, probability: number): void;
 }
@@ -220,6 +223,7 @@ export function createSamplingProcessor(options: SamplerOptions): Processor {
   let rateOfTeam: (AdaptiveRate | undefined)[] = [];
   let itemCounts = new Float64Array(64);
   let adjustedSums = new Float64Array(64);
+  let byteSums = new Float64Array(64);
   let probabilityOfTeam = new Float64Array(8);
 
   function rateOf(team: string, signal: SamplingSignal): AdaptiveRate {
@@ -302,9 +306,11 @@ export function createSamplingProcessor(options: SamplerOptions): Processor {
     if (itemCounts.length < teamCount * OUTCOMES.length) {
       itemCounts = new Float64Array(teamCount * OUTCOMES.length * 2);
       adjustedSums = new Float64Array(teamCount * OUTCOMES.length * 2);
+      byteSums = new Float64Array(teamCount * OUTCOMES.length * 2);
     }
     itemCounts.fill(0, 0, teamCount * OUTCOMES.length);
     adjustedSums.fill(0, 0, teamCount * OUTCOMES.length);
+    byteSums.fill(0, 0, teamCount * OUTCOMES.length);
     if (probabilityOfTeam.length < teamCount) probabilityOfTeam = new Float64Array(teamCount * 2);
     probabilityOfTeam.fill(Number.NaN, 0, teamCount);
     if (rateOfTeam.length < teamCount) rateOfTeam = new Array<AdaptiveRate | undefined>(teamCount);
@@ -376,6 +382,8 @@ export function createSamplingProcessor(options: SamplerOptions): Processor {
       const slot = teamOfItem(ix, rules, i).index * OUTCOMES.length + outcome;
       itemCounts[slot]++;
       adjustedSums[slot] += adjusted[i];
+      const node = ix.itemNode[i];
+      byteSums[slot] += ix.nodeEnd[node] - ix.nodeTagStart[node];
       if (!enforce) continue;
       if (outcome === DROPPED || outcome === DROPPED_BY_RULE) dropItem(ix, edits, i);
       else record(ix, edits, signal, i);
@@ -429,7 +437,8 @@ export function createSamplingProcessor(options: SamplerOptions): Processor {
     for (let t = 0; t < teamCount; t++) {
       for (let o = 0; o < OUTCOMES.length; o++) {
         const items = itemCounts[t * OUTCOMES.length + o];
-        if (items > 0) observer.onItems(rules.teams[t].name, signal, OUTCOMES[o], items, adjustedSums[t * OUTCOMES.length + o]);
+        const slot = t * OUTCOMES.length + o;
+        if (items > 0) observer.onItems(rules.teams[t].name, signal, OUTCOMES[o], items, adjustedSums[slot], byteSums[slot]);
       }
     }
     for (let t = 0; t < teamCount; t++) if (!Number.isNaN(probabilityOfTeam[t])) observer.onProbability(rules.teams[t].name, signal, probabilityOfTeam[t]);

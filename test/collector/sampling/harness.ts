@@ -21,6 +21,8 @@ export interface ItemsRecord {
   readonly outcome: SamplingOutcome;
   readonly items: number;
   readonly adjusted: number;
+  /** Encoded size of those items as received. */
+  readonly bytes: number;
 }
 
 export interface ProbabilityRecord {
@@ -66,7 +68,7 @@ export function createSampler(rules: CompiledRules | (() => CompiledRules), opti
     clock: options.clock ?? (() => now),
     sampleRateAttribute: options.sampleRateAttribute,
     observer: {
-      onItems: (team, signal, outcome, n, adjusted) => items.push({ team, signal, outcome, items: n, adjusted }),
+      onItems: (team, signal, outcome, n, adjusted, bytes) => items.push({ team, signal, outcome, items: n, adjusted, bytes }),
       onProbability: (team, signal, probability) => probabilities.push({ team, signal, probability }),
     },
   });
