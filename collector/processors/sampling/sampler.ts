@@ -5,6 +5,7 @@ import { VALUE } from '../../otlp/wire-index.js';
 import type { WireIndex } from '../../otlp/wire-index.js';
 import { readDouble, readVarint } from '../../otlp/wire.js';
 import type { Processor } from '../../pipeline/processor.js';
+import { KeyDecisionCache } from '../attribute-policy/key-cache.js';
 import { teamsOfResourceGroups } from '../team-attribution.js';
 import { AdaptiveRate, visibilityKey } from './adaptive-rate.js';
 import type { VisibilityKey } from './adaptive-rate.js';
@@ -153,7 +154,17 @@ function valueEquals(ix: WireIndex, a: number, expected: string | number | boole
 interface PlannedRule {
   readonly rule: CompiledSamplingRule;
   readonly keys: readonly Uint8Array[];
+  /**
+   * The span-name verdict per distinct name, remembered by the name's bytes: span names repeat,
+   * and decoding each one and running a glob over it was half of the sampler's cost.
+   */
+  readonly spanNames: KeyDecisionCache | undefined;
+  /** Decides a name the cache has not seen (made once, so the hot path allocates no closure). */
+  readonly decideName: (name: string) => number;
 }
+
+const NAME_MATCHES = 1;
+const NAME_DIFFERS = 2;
 
 const plans = new WeakMap<CompiledRules, readonly PlannedRule[]>();
 
@@ -161,7 +172,12 @@ function planOf(rules: CompiledRules): readonly PlannedRule[] {
   let plan = plans.get(rules);
   if (!plan) {
     const encoder = new TextEncoder();
-    plan = rules.sampling.map((rule) => ({ rule, keys: rule.attributes.map((c) => encoder.encode(c.key)) }));
+    plan = rules.sampling.map((rule) => ({
+      rule,
+      keys: rule.attributes.map((c) => encoder.encode(c.key)),
+      spanNames: rule.spanName === undefined ? undefined : new KeyDecisionCache(1024),
+      decideName: (name: string) => (rule.spanName?.test(name) ? NAME_MATCHES : NAME_DIFFERS),
+    }));
     plans.set(rules, plan);
   }
   return plan;
@@ -170,12 +186,12 @@ function planOf(rules: CompiledRules): readonly PlannedRule[] {
 /** The first rule that applies to item `i` of this signal and team. The rules end with a catch-all, so there always is one. */
 function firstMatchingRule(ix: WireIndex, plan: readonly PlannedRule[], signal: SamplingSignal, team: number, i: number): CompiledSamplingRule {
   const node = ix.itemNode[i];
-  for (const { rule, keys } of plan) {
+  for (const { rule, keys, spanNames, decideName } of plan) {
     if (!rule.signals.has(signal)) continue;
     if (rule.teams !== undefined && !rule.teams.has(team)) continue;
     if (rule.statusError && ix.itemStatus[i] !== 2) continue;
     if (rule.minDurationNs !== undefined && ix.itemEndTime[i] - ix.itemTime[i] < rule.minDurationNs) continue;
-    if (rule.spanName !== undefined && !rule.spanName.test(ix.text(ix.itemNameStart[i], ix.itemNameEnd[i]))) continue;
+    if (spanNames !== undefined && spanNames.get(ix.buf, ix.itemNameStart[i], ix.itemNameEnd[i], decideName) !== NAME_MATCHES) continue;
     if (rule.minSeverityNumber !== undefined && ix.itemKind[i] < rule.minSeverityNumber) continue;
     let all = true;
     for (let c = 0; c < rule.attributes.length && all; c++) all = conditionHolds(ix, node, rule.attributes[c], keys[c]);
