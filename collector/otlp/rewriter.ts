@@ -197,15 +197,24 @@ function emit(index: WireIndex, edits: EditList, out: Uint8Array): number {
   return write + (src.length - read);
 }
 
-/** Sorts edit indices by start (stable, so inserts at one position keep their order). */
+/**
+ * Edit order: by start; at one position, the edit of the deeper node first, then in recording
+ * order. Several nodes can end at one offset (a span and its last event), and an insertion at
+ * that offset must land inside the node that owns it: the innermost one's bytes come first.
+ * Nodes are numbered in pre-order, so a descendant always has the higher number.
+ */
+function editBefore(edits: EditList, a: number, b: number): number {
+  return edits.start[a] - edits.start[b] || edits.owner[b] - edits.owner[a] || a - b;
+}
+
 function sortEdits(edits: EditList): number {
   const count = edits.count;
   for (let i = 0; i < count; i++) editOrder[i] = i;
   const order = editOrder.subarray(0, count);
   let sorted = true;
-  for (let i = 1; i < count && sorted; i++) if (edits.start[order[i]] < edits.start[order[i - 1]]) sorted = false;
+  for (let i = 1; i < count && sorted; i++) if (editBefore(edits, order[i - 1], order[i]) > 0) sorted = false;
   if (!sorted) {
-    const keys = Array.from(order).sort((a, b) => edits.start[a] - edits.start[b] || a - b);
+    const keys = Array.from(order).sort((a, b) => editBefore(edits, a, b));
     order.set(keys);
   }
   return count;

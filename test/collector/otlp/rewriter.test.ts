@@ -182,3 +182,41 @@ test('a length prefix that grows past a varint boundary is rewritten in every en
   const attr = list(list(list(decoded, 'resourceLogs')[0], 'scopeLogs')[0], 'logRecords')[0].attributes as OtlpObject[];
   assert.deepEqual(attr, [{ key: 'k', value: { stringValue: 'x'.repeat(20_000) } }]);
 });
+
+test('insertions at one offset land in the node that owns them, whatever order they were recorded in', () => {
+  // The span ends where its last event ends: a dropped_attributes_count inserted at the end of
+  // each is at one offset. Recorded outer (span) first, the span's field must still come after
+  // the event's closing, outside it.
+  const body = encodeRequest('traces', {
+    resourceSpans: [
+      {
+        scopeSpans: [
+          {
+            spans: [
+              {
+                traceId: '0102030405060708090a0b0c0d0e0f10',
+                spanId: '0102030405060708',
+                name: 'op',
+                events: [{ name: 'last', attributes: [{ key: 'k', value: { stringValue: 'v' } }] }],
+              },
+            ],
+          },
+        ],
+      },
+    ],
+  });
+  const ix = new WireIndex();
+  scanRequest(ix, 'traces', body);
+  const span = ix.itemNode[0];
+  let event = -1;
+  for (let n = 0; n < ix.nodeCount; n++) if (ix.nodeKind[n] === NODE.EVENT) event = n;
+  assert.equal(ix.nodeEnd[event], ix.nodeEnd[span], 'the event ends where the span ends');
+  for (const order of [[span, event], [event, span]]) {
+    const edits = new EditList();
+    for (const node of order) setDroppedAttributesCount(ix, edits, node, node === span ? 7 : 3);
+    const out = decodeRequest('traces', rewrite(ix, edits).bytes) as { resourceSpans: { scopeSpans: { spans: OtlpObject[] }[] }[] };
+    const outSpan = out.resourceSpans[0].scopeSpans[0].spans[0];
+    assert.equal(outSpan.droppedAttributesCount, 7, `span count, recorded ${order[0] === span ? 'span first' : 'event first'}`);
+    assert.equal((outSpan.events as OtlpObject[])[0].droppedAttributesCount, 3, 'event count');
+  }
+});
