@@ -51,12 +51,15 @@ export function createOtlpHttpReceiver(options: OtlpHttpReceiverOptions): Receiv
     const signal = SIGNAL_BY_PATH.get(path);
     const format = bodyFormatOf(req.headers['content-type']) ?? 'protobuf';
     if (!signal) {
-      reject(req, res, 'not_found', format, path);
+      // Counted under signal "none": the path named no signal (the label stays bounded).
+      const status = reject(req, res, 'not_found', format, path);
+      metrics.receiverRequests.inc({ signal: 'none', transport: TRANSPORT, code: String(status) });
       return;
     }
     if (req.method !== 'POST') {
       res.setHeader('Allow', 'POST');
-      reject(req, res, 'method_not_allowed', format);
+      const status = reject(req, res, 'method_not_allowed', format);
+      metrics.receiverRequests.inc({ signal, transport: TRANSPORT, code: String(status) });
       return;
     }
     const timer = metrics.receiverDuration.startTimer({ signal, transport: TRANSPORT });

@@ -435,6 +435,9 @@ describe('OTLP/HTTP receiver: self-metrics and health after the bad requests', (
     }
     assert.ok((expectedCodes.get('400') ?? 0) >= 5 && (expectedCodes.get('413') ?? 0) >= 5 && (expectedCodes.get('415') ?? 0) >= 3);
     assert.equal(sample(text, 'tollgate_receiver_requests_total', { signal: 'traces', transport: 'http', code: '400' }), 1);
+    // Wrong paths (4 in the 404 test) count under signal "none"; wrong methods under their path's signal.
+    assert.equal(sample(text, 'tollgate_receiver_requests_total', { signal: 'none', transport: 'http', code: '404' }), 4);
+    assert.equal(sample(text, 'tollgate_receiver_requests_total', { signal: 'traces', transport: 'http', code: '405' }), 2);
     assert.equal(sample(text, 'tollgate_receiver_items_total', { outcome: 'refused' }), 0, 'nothing was refused for backpressure');
     const health = await fetch(`http://${tollgate.api}/healthz`);
     assert.equal(health.status, 200);
