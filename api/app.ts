@@ -1,6 +1,9 @@
 import express from 'express';
 import type { Express, NextFunction, Request, Response } from 'express';
 import type { Registry } from 'prom-client';
+import { createBudgetApiRouter } from './budget-api.js';
+import { API_PREFIX } from './openapi.js';
+import type { BudgetApiDeps } from './routes.js';
 
 /** What the API needs from the running process; injected so tests can build an app without I/O. */
 export interface ApiDeps {
@@ -8,12 +11,14 @@ export interface ApiDeps {
   /** True once receivers listen and exporters started; false again while draining. */
   readonly isReady: () => boolean;
   readonly version: string;
+  /** The budget API under /api/v1; without it only health and metrics are served. */
+  readonly budgetApi?: BudgetApiDeps;
 }
 
 /**
  * The HTTP API on the API port (default 127.0.0.1:8717). It never listens by itself: the
- * caller decides where and when. This issue serves health and self-metrics; the budget API
- * mounts under /api/v1 later.
+ * caller decides where and when. Health and self-metrics are open; the budget API under /api/v1
+ * needs a bearer token on every route but its OpenAPI document.
  */
 export function createApp(deps: ApiDeps): Express {
   const app = express();
@@ -36,6 +41,8 @@ export function createApp(deps: ApiDeps): Express {
       next(error);
     }
   });
+
+  if (deps.budgetApi) app.use(API_PREFIX, createBudgetApiRouter(deps.budgetApi, deps.version));
 
   app.use((_req, res) => {
     res.status(404).json({ code: 'not_found', message: 'no such route' });

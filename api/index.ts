@@ -1,2 +1,14 @@
 export { createApp } from './app.js';
 export type { ApiDeps } from './app.js';
+export { canSee, createAuthenticator } from './auth.js';
+export type { Authenticate, Principal, TokenEntry } from './auth.js';
+export { createBudgetApiRouter, errorBody } from './budget-api.js';
+export { API_PREFIX, openApiDocument } from './openapi.js';
+export { DEFAULT_RATE_LIMIT, createRateLimiter, take } from './rate-limit.js';
+export type { Bucket, RateLimit } from './rate-limit.js';
+export { lintRulesText } from './rules-lint.js';
+export type { RulesFinding, RulesLintResult } from './rules-lint.js';
+export { API_ROUTES } from './routes.js';
+export type { ApiRoute, BudgetApiDeps } from './routes.js';
+export { ADMIN_TOKEN_FILE, ADMIN_TOKEN_HASH_FILE, configuredTokens, ensureAdminToken, loadApiTokens } from './tokens.js';
+export type { BootstrapToken } from './tokens.js';

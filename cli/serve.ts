@@ -1,4 +1,6 @@
 import { mkdirSync } from 'node:fs';
+import type { TokenEntry } from '../api/auth.js';
+import { loadApiTokens } from '../api/tokens.js';
 import type { ExporterConfig, TollgateConfig } from '../collector/config/config.js';
 import { DEFAULT_HASH_KEY } from '../collector/config/config.js';
 import { createFileExporter } from '../collector/exporters/file.js';
@@ -57,6 +59,15 @@ function startGovernanceOrClose(store: UsageStore, options: GovernanceOptions): 
   }
 }
 
+/** The API's tokens, before anything opens (an unreadable token file stops the start); logs where a bootstrap admin token is, never the token. */
+function loadTokens(config: TollgateConfig, logger: Logger): readonly TokenEntry[] {
+  const { entries, bootstrap } = loadApiTokens(config.api.tokens, config.data_dir);
+  // Info, not warn: on a first start with the embedded default this is the expected path, and the README's tour reads the file.
+  if (bootstrap?.created) logger.info('no api.tokens configured: created an admin token for the budget API (only its hash is kept)', { tokenFile: bootstrap.tokenPath });
+  else if (bootstrap) logger.info('no api.tokens configured: the budget API accepts the admin token created earlier', { tokenFile: bootstrap.tokenPath });
+  return entries;
+}
+
 export interface ServeOptions {
   /** `--rules`: overrides the config's `rules` key. */
   readonly rulesPath?: string;
@@ -74,6 +85,7 @@ function rulesPathOf(config: TollgateConfig, options: ServeOptions): string | un
 /** Starts Tollgate as the config describes. A rules file that cannot be loaded throws ConfigError before anything listens. */
 export async function serve(config: TollgateConfig, logger: Logger, options: ServeOptions = {}): Promise<RunningTollgate> {
   mkdirSync(config.data_dir, { recursive: true });
+  const tokens = loadTokens(config, logger);
   const metrics = createSelfMetrics();
   const policyConfig = config.processors.attribute_policy;
   const budgetConfig = config.processors.cardinality;
@@ -121,6 +133,7 @@ export async function serve(config: TollgateConfig, logger: Logger, options: Ser
     http: http.enabled ? { ...http.endpoint, maxRequestBodySize: http.max_request_body_size } : undefined,
     grpc: grpc.enabled ? { ...grpc.endpoint, maxRecvMsgSize: grpc.max_recv_msg_size } : undefined,
     api: config.api.endpoint,
+    budgetApi: { reader: store.reader, rules: () => governance.rules(), reload: () => governance.reload(), tokens },
     maxConcurrentRequests: config.limits.max_concurrent_requests,
     memoryLimitBytes: config.limits.memory_limit,
     processors: governance.processors,

@@ -1,5 +1,6 @@
 import type { Server } from 'node:http';
 import { createApp } from '../api/app.js';
+import type { BudgetApiDeps } from '../api/routes.js';
 import type { Exporter } from './pipeline/contracts.js';
 import { createPipeline } from './pipeline/pipeline.js';
 import type { Pipeline } from './pipeline/pipeline.js';
@@ -20,6 +21,8 @@ export interface ServiceOptions {
   readonly http?: Listen & { readonly maxRequestBodySize: number };
   readonly grpc?: Listen & { readonly maxRecvMsgSize: number };
   readonly api?: Listen;
+  /** Mounts the budget API (/api/v1) on the API listener. */
+  readonly budgetApi?: BudgetApiDeps;
   readonly maxConcurrentRequests: number;
   readonly memoryLimitBytes: number;
   readonly processors: readonly Processor[];
@@ -64,7 +67,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
   let apiServer: Server | undefined;
   const startAll = async (): Promise<void> => {
     for (const receiver of receivers) await receiver.start();
-    if (options.api) apiServer = await listen(createApp({ registry: metrics.registry, isReady: () => ready, version: options.version }), options.api);
+    if (options.api) apiServer = await listen(createApp({ registry: metrics.registry, isReady: () => ready, version: options.version, budgetApi: options.budgetApi }), options.api);
   };
   try {
     await startAll();

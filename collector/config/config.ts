@@ -4,11 +4,13 @@
  * OpenTelemetry Collector's style (snake_case, `type/name` component keys, `${env:NAME}`), so an
  * operator who knows one can read the other.
  */
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { LineCounter, isAlias, isMap, isScalar, isSeq, parse as parseYamlScalar, parseDocument } from 'yaml';
 import type { Document, YAMLError } from 'yaml';
 import {
   UntypedScalar,
+  arrayOf,
   boolean,
   byteSize,
   components,
@@ -178,6 +180,48 @@ const limitsSchema = object(
   { description: 'Backpressure limits.' },
 );
 
+const SHA256_HEX = /^[0-9a-f]{64}$/;
+
+/** The hex SHA-256 of a bearer token: what the API keeps and compares, never the token. */
+export function sha256Hex(text: string): string {
+  return createHash('sha256').update(text, 'utf8').digest('hex');
+}
+
+const apiTokenFields = object(
+  {
+    name: string({ minLength: 1, description: 'Names the token in logs (never the token itself).' }),
+    team: optional(string({ minLength: 1, description: 'The one team this token sees; another team\'s resources answer 404.' })),
+    admin: optional(boolean({ description: '`true`: the token sees every team and may call admin routes. Set either this or `team`.' }), false),
+    sha256: optional(
+      string({ pattern: { regex: SHA256_HEX, message: 'must be 64 lowercase hex digits (the SHA-256 of the token)' }, description: 'SHA-256 of the token, hex (`printf %s "$TOKEN" | sha256sum`).' }),
+    ),
+    token: optional(
+      string({ minLength: 16, description: 'The token itself, normally `${env:NAME}`; it is hashed while the config is read and only the hash is kept.' }),
+    ),
+    token_file: optional(string({ minLength: 1, description: 'A file holding the token (surrounding whitespace ignored), read at start, e.g. a mounted secret.' })),
+  },
+  { description: 'One bearer token: exactly one of `team` and `admin: true`, exactly one of `sha256`, `token` and `token_file`.' },
+);
+
+const apiTokenSchema = refine(apiTokenFields, (raw, report) => {
+  if ((raw.team === undefined) === !raw.admin) report([], 'set exactly one of `team` and `admin: true`');
+  const sources = (['sha256', 'token', 'token_file'] as const).filter((key) => raw[key] !== undefined);
+  if (sources.length !== 1) report([], `set exactly one of \`sha256\`, \`token\` and \`token_file\` (got ${sources.length === 0 ? 'none' : sources.join(', ')})`);
+  // Hashed here so the plain token never outlives config parsing.
+  const { token, ...rest } = raw;
+  return token === undefined ? rest : { ...rest, sha256: sha256Hex(token) };
+});
+
+const apiTokensSchema = refine(
+  arrayOf(apiTokenSchema, { description: 'Bearer tokens of the `/api/v1` routes. None configured: the first start creates an admin token in `<data_dir>/admin.token`.' }),
+  (tokens, report) => {
+    tokens.forEach((token, index) => {
+      if (tokens.findIndex((other) => other.name === token.name) !== index) report([index, 'name'], `duplicate token name "${token.name}"`);
+    });
+    return tokens;
+  },
+);
+
 /** Used when no key is configured; `tollgate serve` warns, since anyone can reproduce such hashes. */
 export const DEFAULT_HASH_KEY = 'tollgate-default-hash-key';
 
@@ -251,7 +295,10 @@ const rootFields = object({
   limits: optional(limitsSchema, {}),
   api: optional(
     object(
-      { endpoint: optional(endpoint({ description: `Listen address of the budget REST API and /metrics. ${LISTEN_NOTE}` }), '127.0.0.1:8717') },
+      {
+        endpoint: optional(endpoint({ description: `Listen address of the budget REST API and /metrics. ${LISTEN_NOTE}` }), '127.0.0.1:8717'),
+        tokens: optional(apiTokensSchema, []),
+      },
       { description: 'The budget API.' },
     ),
     {},
@@ -287,6 +334,8 @@ export type OtlpGrpcReceiverConfig = Infer<typeof otlpGrpcReceiverSchema>;
 export type RetryConfig = Infer<typeof retrySchema>;
 export type SendingQueueConfig = Infer<typeof sendingQueueSchema>;
 export type LimitsConfig = Infer<typeof limitsSchema>;
+/** One `api.tokens` entry after parsing: a plain `token` has become its `sha256`. */
+export type ApiTokenConfig = Infer<typeof apiTokenSchema>;
 
 export type FileExporterConfig = Simplify<Omit<Infer<typeof fileExporterSchema>, 'path'> & { readonly type: 'file'; readonly path: string }>;
 export type OtlpHttpExporterConfig = Simplify<Infer<typeof otlpHttpExporterSchema> & { readonly type: 'otlphttp' }>;
@@ -410,6 +459,10 @@ limits:
 
 api:
   endpoint: 127.0.0.1:8717
+  tokens: []                          # none: the first start writes an admin token to <data_dir>/admin.token
+    # - { name: ops, admin: true, token_file: /run/secrets/tollgate-admin }
+    # - { name: checkout-ci, team: checkout, sha256: <64 hex digits> }
+    # - { name: search, team: search, token: "\${env:SEARCH_API_TOKEN}" }
 
 rules: null                           # path to the rules file; null = the embedded default rules
 

@@ -74,6 +74,48 @@ export const ERROR_CODES = {
     grpcStatus: GrpcStatus.UNAVAILABLE,
     retryable: true,
   },
+  unauthorized: {
+    message: 'the budget API needs a valid bearer token',
+    httpStatus: 401,
+    grpcStatus: GrpcStatus.UNAUTHENTICATED,
+    retryable: false,
+  },
+  forbidden: {
+    message: 'this route needs an admin token',
+    httpStatus: 403,
+    grpcStatus: GrpcStatus.PERMISSION_DENIED,
+    retryable: false,
+  },
+  invalid_query: {
+    message: 'the query parameters are not valid',
+    httpStatus: 400,
+    grpcStatus: GrpcStatus.INVALID_ARGUMENT,
+    retryable: false,
+  },
+  invalid_body: {
+    message: 'the request body is not valid',
+    httpStatus: 400,
+    grpcStatus: GrpcStatus.INVALID_ARGUMENT,
+    retryable: false,
+  },
+  invalid_cursor: {
+    message: 'the pagination cursor is not one this API handed out; start again without it',
+    httpStatus: 400,
+    grpcStatus: GrpcStatus.INVALID_ARGUMENT,
+    retryable: false,
+  },
+  rate_limited: {
+    message: 'this token made too many budget API requests; retry after the Retry-After delay',
+    httpStatus: 429,
+    grpcStatus: GrpcStatus.RESOURCE_EXHAUSTED,
+    retryable: true,
+  },
+  resource_not_found: {
+    message: 'no such team or resource visible to this token',
+    httpStatus: 404,
+    grpcStatus: GrpcStatus.NOT_FOUND,
+    retryable: false,
+  },
   internal: {
     message: 'an internal error occurred',
     httpStatus: 500,

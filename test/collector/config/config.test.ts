@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -39,7 +40,7 @@ const DEFAULT_EXPECTED: TollgateConfig = {
   },
   usage_store: { flush_interval: 10_000, minute_retention_days: 7, hourly_retention_days: 90 },
   limits: { memory_limit: 512 * MiB, max_concurrent_requests: 256 },
-  api: { endpoint: { host: '127.0.0.1', port: 8717 } },
+  api: { endpoint: { host: '127.0.0.1', port: 8717 }, tokens: [] },
   rules: null,
   shutdown: { drain_timeout: 10_000 },
   telemetry: { logs: { level: 'info' } },
@@ -145,7 +146,7 @@ test('a full example: every key set, units converted, signal URLs and file paths
     },
     usage_store: { flush_interval: 500, minute_retention_days: 2, hourly_retention_days: 30 },
     limits: { memory_limit: 1024 * MiB, max_concurrent_requests: 32 },
-    api: { endpoint: { host: '0.0.0.0', port: 9000 } },
+    api: { endpoint: { host: '0.0.0.0', port: 9000 }, tokens: [] },
     rules: './rules.yaml',
     shutdown: { drain_timeout: 60_000 },
     telemetry: { logs: { level: 'debug' } },
@@ -352,7 +353,10 @@ type ExpectedConfig = {
   };
   readonly usage_store: { readonly flush_interval: number; readonly minute_retention_days: number; readonly hourly_retention_days: number };
   readonly limits: { readonly memory_limit: number; readonly max_concurrent_requests: number };
-  readonly api: { readonly endpoint: Endpoint };
+  readonly api: {
+    readonly endpoint: Endpoint;
+    readonly tokens: readonly { readonly name: string; readonly team?: string; readonly admin: boolean; readonly sha256?: string; readonly token_file?: string }[];
+  };
   readonly rules: string | null;
   readonly shutdown: { readonly drain_timeout: number };
   readonly telemetry: { readonly logs: { readonly level: 'debug' | 'info' | 'warn' | 'error' } };
@@ -383,4 +387,47 @@ test('TollgateConfig has the documented shape', () => {
   const sameShape: MutuallyAssignable<TollgateConfig, ExpectedConfig> = true;
   const sameExporter: MutuallyAssignable<ExporterConfig, ExpectedFileExporter | ExpectedOtlpHttpExporter> = true;
   assert.ok(sameShape && sameExporter);
+});
+
+test('api.tokens: a team or admin token from a hash, an env-substituted token (hashed at once) or a file', () => {
+  const hash = 'a'.repeat(64);
+  const config = parseConfig(
+    `api:
+  tokens:
+    - { name: ops, admin: true, token_file: /run/secrets/admin }
+    - { name: checkout, team: checkout, sha256: ${hash} }
+    - { name: search, team: search, token: "\${env:SEARCH_TOKEN}" }
+`,
+    'x.yaml',
+    { SEARCH_TOKEN: 'search-token-0123456789' },
+  );
+  assert.deepEqual(config.api.tokens, [
+    { name: 'ops', admin: true, token_file: '/run/secrets/admin' },
+    { name: 'checkout', team: 'checkout', admin: false, sha256: hash },
+    { name: 'search', team: 'search', admin: false, sha256: createHash('sha256').update('search-token-0123456789').digest('hex') },
+  ]);
+  assert.ok(!JSON.stringify(config).includes('search-token-0123456789'), 'the plain token is not kept');
+});
+
+test('api.tokens: exactly one scope, exactly one source, a valid hash and unique names', () => {
+  assert.deepEqual(
+    configIssues(`api:
+  tokens:
+    - { name: a, sha256: ${'b'.repeat(64)} }
+    - { name: b, team: t, admin: true, sha256: ${'b'.repeat(64)} }
+    - { name: c, team: t }
+    - { name: d, team: t, sha256: ABC, token_file: /x }
+    - { name: a, team: t, token: short }
+`),
+    [
+      '3:7 api.tokens[0]: set exactly one of `team` and `admin: true`',
+      '4:7 api.tokens[1]: set exactly one of `team` and `admin: true`',
+      '5:7 api.tokens[2]: set exactly one of `sha256`, `token` and `token_file` (got none)',
+      '6:35 api.tokens[3].sha256: must be 64 lowercase hex digits (the SHA-256 of the token)',
+      '7:34 api.tokens[4].token: must be at least 16 characters long',
+    ],
+  );
+  assert.deepEqual(configIssues(`api:\n  tokens:\n    - { name: a, admin: true, sha256: ${'c'.repeat(64)} }\n    - { name: a, team: t, sha256: ${'d'.repeat(64)} }\n`), [
+    '4:15 api.tokens[1].name: duplicate token name "a"',
+  ]);
 });

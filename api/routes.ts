@@ -1,0 +1,190 @@
+/**
+ * The budget API's routes as data: method, path, who may call it, the schema of its query and
+ * what it answers. The Express router and the OpenAPI document are both built from this one
+ * table, so the documentation cannot drift from what is served and validated.
+ */
+import type { Schema } from '../collector/config/validate.js';
+import { TollgateError } from '../collector/errors/codes.js';
+import type { BudgetReader } from '../collector/usage/reader.js';
+import type { CompiledRules, CompiledTeam } from '../rules/compiled.js';
+import type { ReloadReport } from '../rules/watcher.js';
+import type { Principal, TokenEntry } from './auth.js';
+import type { RateLimit } from './rate-limit.js';
+import { canSee } from './auth.js';
+import { cardinalityQuery, noQuery, parseBody, parseQuery, rulesValidateBody, usageQuery, violationsQuery } from './query.js';
+import { lintRulesText } from './rules-lint.js';
+import { budgetView, rulesForTeam, teamSummaryView, topLabelsView, topMetricsView, usageView, violationsView } from './views.js';
+
+/** What the budget API reads and does; `serve` passes the usage store's reader and the governance. */
+export interface BudgetApiDeps {
+  readonly reader: BudgetReader;
+  readonly rules: () => CompiledRules;
+  /** Re-reads the rules file now; never throws. */
+  readonly reload: () => ReloadReport;
+  readonly tokens: readonly TokenEntry[];
+  /** Epoch milliseconds; default Date.now. */
+  readonly now?: () => number;
+  /** Per-token request rate; default DEFAULT_RATE_LIMIT. */
+  readonly rateLimit?: RateLimit;
+}
+
+/** `team`: any valid token (team routes additionally check the `{team}` path parameter); `admin`: admin tokens only. */
+export type Access = 'team' | 'admin';
+
+export interface RouteContext {
+  readonly principal: Principal;
+  readonly rules: CompiledRules;
+  /** The `{team}` path parameter, resolved and checked against the principal. */
+  readonly team: CompiledTeam | undefined;
+  readonly deps: BudgetApiDeps;
+  readonly now: number;
+}
+
+export interface ApiRoute {
+  readonly method: 'get' | 'post';
+  /** OpenAPI style, relative to /api/v1: `/teams/{team}/budget`. */
+  readonly path: string;
+  readonly operationId: string;
+  readonly summary: string;
+  readonly access: Access;
+  readonly query: Schema<unknown, unknown>;
+  /** The JSON request body, when the route takes one. */
+  readonly body?: Schema<unknown, unknown>;
+  /** Validates the raw query (and body) and answers; throws TollgateError or InputError for client errors. */
+  readonly run: (context: RouteContext, rawQuery: Readonly<Record<string, unknown>>, rawBody: unknown) => unknown;
+}
+
+interface RouteSpec<Q, B> extends Omit<ApiRoute, 'run' | 'query' | 'body'> {
+  readonly query: Schema<Q, unknown>;
+  readonly body?: Schema<B, unknown>;
+  readonly handle: (context: RouteContext, query: Q, body: B) => unknown;
+}
+
+function route<Q, B = undefined>(spec: RouteSpec<Q, B>): ApiRoute {
+  const { handle, ...meta } = spec;
+  return {
+    ...meta,
+    run(context, rawQuery, rawBody) {
+      const query = parseQuery(spec.query, rawQuery);
+      // A route without a body schema ignores whatever was sent, as GET routes do.
+      const body = spec.body === undefined ? (undefined as B) : parseBody(spec.body, rawBody);
+      return handle(context, query, body);
+    },
+  };
+}
+
+/** The `{team}` of a route, which the routes' wrapper has resolved; its absence is a wiring bug. */
+function teamOf(context: RouteContext): CompiledTeam {
+  if (context.team === undefined) throw new Error('route declares no {team} parameter');
+  return context.team;
+}
+
+/** Teams the principal may see, in rules order. */
+export function visibleTeams(rules: CompiledRules, principal: Principal): CompiledTeam[] {
+  return rules.teams.filter((team) => canSee(principal, team.name));
+}
+
+/** The `{team}` path parameter as the principal may see it; any other team is "not found", whether it exists or not. */
+export function resolveTeam(rules: CompiledRules, principal: Principal, name: string): CompiledTeam {
+  const team = canSee(principal, name) ? rules.teams.find((t) => t.name === name) : undefined;
+  if (!team) throw new TollgateError('resource_not_found', `team "${name}"`);
+  return team;
+}
+
+const DAY_MS = 86_400_000;
+
+export const API_ROUTES: readonly ApiRoute[] = [
+  route({
+    method: 'get',
+    path: '/teams',
+    operationId: 'listTeams',
+    summary: 'Teams visible to the caller, with their worst budget status and highest utilization.',
+    access: 'team',
+    query: noQuery,
+    handle: ({ rules, principal, deps }) => ({
+      teams: visibleTeams(rules, principal).map((team) => teamSummaryView(team, deps.reader.teamBudgetStatus(team.name, team.budgets))),
+    }),
+  }),
+  route({
+    method: 'get',
+    path: '/teams/{team}/budget',
+    operationId: 'getTeamBudget',
+    summary: 'Per signal: limit, usage, utilization, headroom, status, and how the usage was counted (as_of, window, count_method).',
+    access: 'team',
+    query: noQuery,
+    handle: (context) => {
+      const team = teamOf(context);
+      return budgetView(context.deps.reader.teamBudgetStatus(team.name, team.budgets));
+    },
+  }),
+  route({
+    method: 'get',
+    path: '/teams/{team}/usage',
+    operationId: 'getTeamUsage',
+    summary: 'Items and bytes in, passed, dropped and overflowed over time for one signal (minute or hourly resolution depending on the range).',
+    access: 'team',
+    query: usageQuery,
+    handle: (context, query) => {
+      const to = query.to ?? context.now;
+      const from = query.from ?? Math.max(0, to - DAY_MS);
+      return usageView(context.deps.reader.usage(teamOf(context).name, query.signal, from, to, query.step));
+    },
+  }),
+  route({
+    method: 'get',
+    path: '/teams/{team}/cardinality',
+    operationId: 'getTeamCardinality',
+    summary: 'Top metrics by active series; with `metric`, that metric\'s labels by estimated distinct values (which label explodes).',
+    access: 'team',
+    query: cardinalityQuery,
+    handle: (context, query) => {
+      const team = teamOf(context).name;
+      const { reader } = context.deps;
+      return query.metric === undefined ? topMetricsView(team, reader.topMetrics(team, query.limit)) : topLabelsView(team, query.metric, reader.topLabels(team, query.metric, query.limit));
+    },
+  }),
+  route({
+    method: 'get',
+    path: '/teams/{team}/violations',
+    operationId: 'listTeamViolations',
+    summary: 'Budget violations, newest first, one row per minute × metric × rule × action; paginated with `cursor`.',
+    access: 'team',
+    query: violationsQuery,
+    handle: (context, query) => violationsView(context.deps.reader.violations(teamOf(context).name, query)),
+  }),
+  route({
+    method: 'get',
+    path: '/rules',
+    operationId: 'getRules',
+    summary: 'The rules in force and their hash; a team token sees its own team and the policies that apply to it.',
+    access: 'team',
+    query: noQuery,
+    handle: ({ rules, principal }) => ({
+      hash: rules.hash,
+      mode: rules.mode,
+      document: principal.admin ? rules.document : rulesForTeam(rules.document, principal.team),
+    }),
+  }),
+  route({
+    method: 'post',
+    path: '/rules/validate',
+    operationId: 'validateRules',
+    summary: 'Lints a rules document as `tollgate lint` does (every finding with line, column and key path); the rules in force do not change.',
+    access: 'team',
+    query: noQuery,
+    body: rulesValidateBody,
+    handle: (_context, _query, body) => lintRulesText(body.rules),
+  }),
+  route({
+    method: 'post',
+    path: '/admin/reload',
+    operationId: 'reloadRules',
+    summary: 'Re-reads the rules file now; an invalid file leaves the previous rules in force and is reported.',
+    access: 'admin',
+    query: noQuery,
+    handle: ({ deps }) => {
+      const report = deps.reload();
+      return { outcome: report.outcome, hash: report.hash, ...(report.error === undefined ? {} : { error: report.error }) };
+    },
+  }),
+];
