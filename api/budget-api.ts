@@ -62,7 +62,7 @@ function handler(route: ApiRoute, deps: BudgetApiDeps) {
     const rules = deps.rules();
     const teamParam = req.params.team;
     const team = typeof teamParam === 'string' ? resolveTeam(rules, principal, teamParam) : undefined;
-    res.json(route.run({ principal, rules, team, deps, now: now() }, req.query, req.body));
+    res.json(route.run({ principal, rules, team, deps, now: now() }, req.query, req.body, req.params as Record<string, string>));
   };
 }
 

@@ -26,12 +26,17 @@ function queryParameters(route: ApiRoute): JsonObject[] {
   });
 }
 
+const PATH_PARAMETERS: Readonly<Record<string, string>> = {
+  team: 'A team name from the rules; a team token may only name its own team (any other answers 404).',
+  id: "A budget exception's id, chosen by the admin: 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit.",
+};
+
 function pathParameters(path: string): JsonObject[] {
   return [...path.matchAll(/\{([^}]+)\}/g)].map(([, name]) => ({
     name,
     in: 'path',
     required: true,
-    description: name === 'team' ? 'A team name from the rules; a team token may only name its own team (any other answers 404).' : '',
+    description: PATH_PARAMETERS[name] ?? '',
     schema: { type: 'string' },
   }));
 }

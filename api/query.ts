@@ -112,3 +112,35 @@ export const rulesValidateBody = object(
   { rules: withJsonSchema(string({ description: 'The rules file\'s text (YAML), as `tollgate lint` reads it.' }), { replace: { type: 'string' } }) },
   { description: 'A rules document to lint.' },
 );
+
+/** An RFC 3339 date-time only (a body is JSON: a time is written out, not given as a number); yields epoch milliseconds. */
+function rfc3339(description: string): Schema<number, string> {
+  return withJsonSchema(
+    scalar<number, string>({
+      typeName: 'RFC 3339 time',
+      description,
+      takesText: true,
+      check(input) {
+        if (typeof input === 'string' && RFC3339.test(input)) {
+          const ms = Date.parse(input);
+          if (Number.isFinite(ms) && ms >= 0) return { ok: true, value: ms };
+        }
+        return { ok: false, message: 'must be an RFC 3339 time such as 2026-01-31T12:00:00Z' };
+      },
+    }),
+    { replace: { type: 'string', format: 'date-time' } },
+  );
+}
+
+/** The body of `PUT /teams/{team}/exceptions/{id}`. */
+export const exceptionBody = object(
+  {
+    signal: optional(withJsonSchema(enumOf(['metrics'] as const, { description: 'The budget raised: the metrics series budget (the only one for now).' }), { replace: { enum: ['metrics'] } }), 'metrics'),
+    max_active_series: withJsonSchema(integer({ min: 0, description: 'The series budget while the exception is in force, in place of the rules\' `max_active_series`.' }), {
+      replace: { type: 'integer', minimum: 0 },
+    }),
+    reason: withJsonSchema(string({ minLength: 1, pattern: { regex: /\S/, message: 'must not be blank' }, description: 'Why: kept with the exception and in its audit trail.' }), { replace: { type: 'string', minLength: 1 } }),
+    expires_at: rfc3339('When the exception stops applying; must be in the future.'),
+  },
+  { description: 'A temporary raise of a team\'s budget.' },
+);

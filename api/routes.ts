@@ -5,15 +5,17 @@
  */
 import type { Schema } from '../collector/config/validate.js';
 import { TollgateError } from '../collector/errors/codes.js';
+import { EXCEPTION_ID, MAX_EXCEPTION_ID_LENGTH } from '../collector/usage/exceptions.js';
+import type { BudgetExceptions } from '../collector/usage/exceptions.js';
 import type { BudgetReader } from '../collector/usage/reader.js';
-import type { CompiledRules, CompiledTeam } from '../rules/compiled.js';
+import type { CompiledRules, CompiledTeam, TeamBudgets } from '../rules/compiled.js';
 import type { ReloadReport } from '../rules/watcher.js';
 import type { Principal, TokenEntry } from './auth.js';
 import type { RateLimit } from './rate-limit.js';
 import { canSee } from './auth.js';
-import { cardinalityQuery, noQuery, parseBody, parseQuery, rulesValidateBody, usageQuery, violationsQuery } from './query.js';
+import { InputError, cardinalityQuery, exceptionBody, noQuery, parseBody, parseQuery, rulesValidateBody, usageQuery, violationsQuery } from './query.js';
 import { lintRulesText } from './rules-lint.js';
-import { budgetView, rulesForTeam, teamSummaryView, topLabelsView, topMetricsView, usageView, violationsView } from './views.js';
+import { budgetView, exceptionView, rulesForTeam, teamSummaryView, topLabelsView, topMetricsView, usageView, violationsView } from './views.js';
 
 /** What the budget API reads and does; `serve` passes the usage store's reader and the governance. */
 export interface BudgetApiDeps {
@@ -26,6 +28,8 @@ export interface BudgetApiDeps {
   readonly now?: () => number;
   /** Per-token request rate; default DEFAULT_RATE_LIMIT. */
   readonly rateLimit?: RateLimit;
+  /** Budget exceptions (the usage store's); without them the exception routes answer `internal`. */
+  readonly exceptions?: BudgetExceptions;
 }
 
 /** `team`: any valid token (team routes additionally check the `{team}` path parameter); `admin`: admin tokens only. */
@@ -41,7 +45,7 @@ export interface RouteContext {
 }
 
 export interface ApiRoute {
-  readonly method: 'get' | 'post';
+  readonly method: 'get' | 'post' | 'put' | 'delete';
   /** OpenAPI style, relative to /api/v1: `/teams/{team}/budget`. */
   readonly path: string;
   readonly operationId: string;
@@ -51,24 +55,24 @@ export interface ApiRoute {
   /** The JSON request body, when the route takes one. */
   readonly body?: Schema<unknown, unknown>;
   /** Validates the raw query (and body) and answers; throws TollgateError or InputError for client errors. */
-  readonly run: (context: RouteContext, rawQuery: Readonly<Record<string, unknown>>, rawBody: unknown) => unknown;
+  readonly run: (context: RouteContext, rawQuery: Readonly<Record<string, unknown>>, rawBody: unknown, params: Readonly<Record<string, string>>) => unknown;
 }
 
 interface RouteSpec<Q, B> extends Omit<ApiRoute, 'run' | 'query' | 'body'> {
   readonly query: Schema<Q, unknown>;
   readonly body?: Schema<B, unknown>;
-  readonly handle: (context: RouteContext, query: Q, body: B) => unknown;
+  readonly handle: (context: RouteContext, query: Q, body: B, params: Readonly<Record<string, string>>) => unknown;
 }
 
 function route<Q, B = undefined>(spec: RouteSpec<Q, B>): ApiRoute {
   const { handle, ...meta } = spec;
   return {
     ...meta,
-    run(context, rawQuery, rawBody) {
+    run(context, rawQuery, rawBody, params) {
       const query = parseQuery(spec.query, rawQuery);
       // A route without a body schema ignores whatever was sent, as GET routes do.
       const body = spec.body === undefined ? (undefined as B) : parseBody(spec.body, rawBody);
-      return handle(context, query, body);
+      return handle(context, query, body, params);
     },
   };
 }
@@ -93,6 +97,28 @@ export function resolveTeam(rules: CompiledRules, principal: Principal, name: st
 
 const DAY_MS = 86_400_000;
 
+function exceptionsOf(deps: BudgetApiDeps): BudgetExceptions {
+  if (deps.exceptions === undefined) throw new Error('the budget API was started without a budget exception store');
+  return deps.exceptions;
+}
+
+/** The `{id}` path parameter of an exception route. */
+function exceptionId(params: Readonly<Record<string, string>>): string {
+  const id = params.id ?? '';
+  if (id.length > MAX_EXCEPTION_ID_LENGTH || !EXCEPTION_ID.test(id)) {
+    throw new InputError('invalid_query', `id: must be 1 to ${MAX_EXCEPTION_ID_LENGTH} letters, digits, '.', '_' or '-', starting with a letter or digit`);
+  }
+  return id;
+}
+
+/** The team's budgets as they apply now: a budget exception in force replaces the rules' series limit. */
+export function effectiveBudgets(team: CompiledTeam, deps: BudgetApiDeps, now: number): TeamBudgets {
+  const override = deps.exceptions?.activeLimitOverride(team.name, now);
+  const metrics = team.budgets.metrics;
+  if (override === undefined || metrics === undefined) return team.budgets;
+  return { ...team.budgets, metrics: { ...metrics, maxActiveSeries: override } };
+}
+
 export const API_ROUTES: readonly ApiRoute[] = [
   route({
     method: 'get',
@@ -101,20 +127,22 @@ export const API_ROUTES: readonly ApiRoute[] = [
     summary: 'Teams visible to the caller, with their worst budget status and highest utilization.',
     access: 'team',
     query: noQuery,
-    handle: ({ rules, principal, deps }) => ({
-      teams: visibleTeams(rules, principal).map((team) => teamSummaryView(team, deps.reader.teamBudgetStatus(team.name, team.budgets))),
+    handle: ({ rules, principal, deps, now }) => ({
+      teams: visibleTeams(rules, principal).map((team) => teamSummaryView(team, deps.reader.teamBudgetStatus(team.name, effectiveBudgets(team, deps, now)))),
     }),
   }),
   route({
     method: 'get',
     path: '/teams/{team}/budget',
     operationId: 'getTeamBudget',
-    summary: 'Per signal: limit, usage, utilization, headroom, status, and how the usage was counted (as_of, window, count_method).',
+    summary:
+      'Per signal: limit (a budget exception in force replaces the series limit), usage, utilization, headroom, status, and how the usage was counted (as_of, window, count_method); ' +
+      'for metrics, `forecast_exhausted_at`: when the limit is reached at the current growth (null when not growing), computed as `forecast_method` says.',
     access: 'team',
     query: noQuery,
     handle: (context) => {
       const team = teamOf(context);
-      return budgetView(context.deps.reader.teamBudgetStatus(team.name, team.budgets));
+      return budgetView(context.deps.reader.teamBudgetStatus(team.name, effectiveBudgets(team, context.deps, context.now)));
     },
   }),
   route({
@@ -151,6 +179,53 @@ export const API_ROUTES: readonly ApiRoute[] = [
     access: 'team',
     query: violationsQuery,
     handle: (context, query) => violationsView(context.deps.reader.violations(teamOf(context).name, query)),
+  }),
+  route({
+    method: 'get',
+    path: '/teams/{team}/exceptions',
+    operationId: 'listTeamExceptions',
+    summary: 'The team\'s budget exceptions in force now (expired ones no longer apply and are not listed), soonest expiry first.',
+    access: 'team',
+    query: noQuery,
+    handle: (context) => {
+      const team = teamOf(context).name;
+      return { team, exceptions: exceptionsOf(context.deps).active(team, context.now).map(exceptionView) };
+    },
+  }),
+  route({
+    method: 'put',
+    path: '/teams/{team}/exceptions/{id}',
+    operationId: 'putTeamException',
+    summary:
+      'Creates or replaces a budget exception: the team\'s series budget is `max_active_series` until `expires_at`, then the rules\' again. ' +
+      'The change and its audit row (time, token name, old and new values, reason) are written in one transaction.',
+    access: 'admin',
+    query: noQuery,
+    body: exceptionBody,
+    handle: (context, _query, body, params) => {
+      const team = teamOf(context);
+      const id = exceptionId(params);
+      if (team.budgets.metrics === undefined) throw new InputError('invalid_body', `team "${team.name}" has no metrics budget to raise`);
+      if (body.expires_at <= context.now) throw new InputError('invalid_body', 'expires_at: must be in the future');
+      const input = { signal: body.signal, maxActiveSeries: body.max_active_series, reason: body.reason, expiresAt: body.expires_at };
+      const { created, exception } = exceptionsOf(context.deps).put(team.name, id, input, context.principal.name);
+      return { created, exception: exceptionView(exception) };
+    },
+  }),
+  route({
+    method: 'delete',
+    path: '/teams/{team}/exceptions/{id}',
+    operationId: 'deleteTeamException',
+    summary: 'Ends a budget exception now (expired or not); the deletion is audited in the same transaction. 404 when there is none.',
+    access: 'admin',
+    query: noQuery,
+    handle: (context, _query, _body, params) => {
+      const team = teamOf(context).name;
+      const id = exceptionId(params);
+      const ended = exceptionsOf(context.deps).delete(team, id, context.principal.name);
+      if (ended === undefined) throw new TollgateError('resource_not_found', `exception "${id}" of team "${team}"`);
+      return { ended: exceptionView(ended) };
+    },
   }),
   route({
     method: 'get',

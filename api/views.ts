@@ -3,6 +3,7 @@
  * RFC 3339 strings, windows and steps as durations ("5m"), so every number says how it was counted.
  */
 import { formatDuration } from '../collector/config/validate.js';
+import type { BudgetException } from '../collector/usage/exceptions.js';
 import type { BudgetLine, BudgetStatus, LabelDistinctEstimate, MetricSeriesCount, TeamBudgetStatus, UsageSeries, ViolationPage } from '../collector/usage/reader.js';
 import type { CompiledTeam } from '../rules/compiled.js';
 
@@ -21,6 +22,7 @@ export function budgetLineView(line: BudgetLine) {
     as_of: isoOrNull(line.asOf),
     window: line.windowMs === null ? null : formatDuration(line.windowMs),
     count_method: line.countMethod,
+    ...(line.forecast === undefined ? {} : { forecast_exhausted_at: isoOrNull(line.forecast.exhaustedAt), forecast_method: line.forecast.method }),
   };
 }
 
@@ -30,6 +32,20 @@ export function budgetView(status: TeamBudgetStatus) {
     as_of: iso(status.asOf),
     signals: { metrics: budgetLineView(status.metrics), traces: budgetLineView(status.traces), logs: budgetLineView(status.logs) },
     bytes: budgetLineView(status.bytes),
+  };
+}
+
+export function exceptionView(exception: BudgetException) {
+  return {
+    team: exception.team,
+    id: exception.id,
+    signal: exception.signal,
+    max_active_series: exception.maxActiveSeries,
+    reason: exception.reason,
+    expires_at: iso(exception.expiresAt),
+    created_at: iso(exception.createdAt),
+    updated_at: iso(exception.updatedAt),
+    updated_by: exception.actor,
   };
 }
 

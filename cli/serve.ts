@@ -133,7 +133,7 @@ export async function serve(config: TollgateConfig, logger: Logger, options: Ser
     http: http.enabled ? { ...http.endpoint, maxRequestBodySize: http.max_request_body_size } : undefined,
     grpc: grpc.enabled ? { ...grpc.endpoint, maxRecvMsgSize: grpc.max_recv_msg_size } : undefined,
     api: config.api.endpoint,
-    budgetApi: { reader: store.reader, rules: () => governance.rules(), reload: () => governance.reload(), tokens },
+    budgetApi: { reader: store.reader, exceptions: store.exceptions, rules: () => governance.rules(), reload: () => governance.reload(), tokens },
     maxConcurrentRequests: config.limits.max_concurrent_requests,
     memoryLimitBytes: config.limits.memory_limit,
     processors: governance.processors,

@@ -29,6 +29,8 @@ export interface BudgetSettings extends BudgetStateOptions {
 export interface BudgetStore extends UsageRecorder {
   saveSnapshot(name: string, bytes: Uint8Array): number;
   loadSnapshot(name: string): { readonly takenAt: number; readonly bytes: Uint8Array } | undefined;
+  /** A budget exception's series limit for the team at `nowMs`, replacing the rules' (the usage store's exceptions). */
+  activeLimitOverride?(team: string, nowMs: number): number | undefined;
 }
 
 export interface BudgetsOptions {
@@ -85,6 +87,7 @@ export function startBudgets(options: BudgetsOptions): Budgets {
     rules: options.rules,
     state,
     reportDrops: options.settings.reportDrops,
+    limitOverride: store?.activeLimitOverride ? (team, nowMs) => store.activeLimitOverride?.(team, nowMs) : undefined,
     observer: {
       onPoints(team, outcome, points) {
         metrics.budgetPoints.inc({ team, outcome }, points);
@@ -142,10 +145,12 @@ export function startBudgets(options: BudgetsOptions): Budgets {
       const budget = team.budgets.metrics;
       if (!budget) continue;
       const series = state.team(team.name);
+      // The limit in force, as the processor applies it: a budget exception's, else the rules'.
+      const limit = store?.activeLimitOverride?.(team.name, at) ?? budget.maxActiveSeries;
       metrics.teamActiveSeries.set({ team: team.name }, series.table.size);
-      if (budget.maxActiveSeries !== undefined) metrics.teamSeriesLimit.set({ team: team.name }, budget.maxActiveSeries);
+      if (limit !== undefined) metrics.teamSeriesLimit.set({ team: team.name }, limit);
       store?.recordTeamSeries(team.name, series.table.size);
-      if (budget.maxActiveSeries !== undefined) noteWarningThreshold(team.name, series.table.size, budget.maxActiveSeries, budget.warningThresholds);
+      if (limit !== undefined) noteWarningThreshold(team.name, series.table.size, limit, budget.warningThresholds);
       const byMetric = series.metricNames.map((name, number) => ({ name, active: series.activeSeriesOf(number) })).filter((m) => m.active > 0);
       byMetric.sort((a, b) => b.active - a.active);
       for (const metric of byMetric.slice(0, METRICS_RECORDED_PER_TEAM)) store?.recordMetricSeries(team.name, metric.name, metric.active);

@@ -19,10 +19,13 @@ export type {
 export { USAGE_DB_FILE, openUsageDatabase } from './database.js';
 export type { OpenDatabaseOptions, OpenedDatabase } from './database.js';
 export { UsageStoreError } from './errors.js';
+export { EXCEPTION_ID, MAX_EXCEPTION_ID_LENGTH, createExceptionStore } from './exceptions.js';
+export type { BudgetException, BudgetExceptionInput, BudgetExceptions, ExceptionAuditRecord, ExceptionSignal } from './exceptions.js';
 export type { UsageStoreErrorCode } from './errors.js';
 export { DEFAULT_USAGE_STORE_OPTIONS, resolveUsageStoreOptions, usageStoreOptionProblems } from './options.js';
 export type { IntegrityCheckMode, UsageStoreOptions } from './options.js';
 export {
+  DEFAULT_FORECAST_ROWS,
   DEFAULT_RATE_WINDOW_MS,
   DEFAULT_WARNING_THRESHOLDS,
   MAX_PAGE_SIZE,
@@ -33,8 +36,11 @@ export {
   decodeCursor,
   encodeCursor,
   evaluateBudget,
+  forecastMethod,
+  linearForecast,
 } from './reader.js';
 export type {
+  BudgetForecast,
   BudgetLine,
   BudgetReader,
   BudgetReaderParams,

@@ -39,6 +39,15 @@ export interface BudgetLine {
   readonly asOf: number | null;
   readonly windowMs: number | null;
   readonly countMethod: CountMethod;
+  /** Metrics only: when the limit is reached at the current growth. */
+  readonly forecast?: BudgetForecast;
+}
+
+export interface BudgetForecast {
+  /** When the fitted line reaches the limit; `asOf` of the data when usage is already there; null without a limit or without growth. */
+  readonly exhaustedAt: number | null;
+  /** How it was computed, in words. */
+  readonly method: string;
 }
 
 export interface TeamBudgetStatus {
@@ -57,6 +66,8 @@ export interface BudgetStatusOptions {
   readonly thresholds?: readonly number[];
   /** Window of the span and log rates (whole minutes, default 5 min). */
   readonly rateWindowMs?: number;
+  /** Minute rows of active series the forecast fits (default 30, at least 2). */
+  readonly forecastRows?: number;
 }
 
 export interface MetricSeriesCount {
@@ -148,6 +159,8 @@ export interface BudgetReader {
 
 export const DEFAULT_WARNING_THRESHOLDS: readonly number[] = Object.freeze([0.8, 0.95]);
 export const DEFAULT_RATE_WINDOW_MS = 5 * MINUTE_MS;
+export const DEFAULT_FORECAST_ROWS = 30;
+export const MAX_FORECAST_ROWS = 1_440;
 export const MAX_PAGE_SIZE = 500;
 export const MAX_TOP = 1_000;
 export const MAX_USAGE_POINTS = 10_000;
@@ -167,6 +180,39 @@ export function evaluateBudget(limit: number | undefined, usage: number, thresho
   const threshold = reached.length > 0 ? Math.max(...reached) : null;
   const status: BudgetStatus = utilization >= 1 ? 'exceeded' : threshold !== null ? 'warning' : 'ok';
   return { limit, utilization, headroom: Math.max(0, limit - usage), status, threshold };
+}
+
+/**
+ * When a straight line fitted by least squares through `points` (x: time in ms, y: active
+ * series) reaches `limit`: null when it does not grow (slope ≤ 0) or with fewer than two
+ * points; never before the last point (`last.x` when the fit has crossed already but the data
+ * has not, or the data is at or over the limit).
+ */
+export function linearForecast(points: readonly { readonly x: number; readonly y: number }[], limit: number): number | null {
+  if (points.length === 0) return null;
+  const last = points.reduce((a, b) => (b.x > a.x ? b : a));
+  if (last.y >= limit) return last.x;
+  if (points.length < 2) return null;
+  // Centred on the first x, so squares of epoch milliseconds do not lose precision.
+  const x0 = points[0].x;
+  const n = points.length;
+  const mx = points.reduce((sum, p) => sum + (p.x - x0), 0) / n;
+  const my = points.reduce((sum, p) => sum + p.y, 0) / n;
+  let sxy = 0;
+  let sxx = 0;
+  for (const p of points) {
+    sxy += (p.x - x0 - mx) * (p.y - my);
+    sxx += (p.x - x0 - mx) ** 2;
+  }
+  if (sxx === 0) return null;
+  const slope = sxy / sxx;
+  if (!(slope > 0)) return null;
+  const reach = x0 + mx + (limit - my) / slope;
+  return Math.max(last.x, Math.round(reach));
+}
+
+export function forecastMethod(rows: number): string {
+  return `linear least squares over the last ${rows} minute rows of active series (x: minute start); null when not growing`;
 }
 
 function checkThresholds(thresholds: readonly number[]): void {
@@ -250,6 +296,9 @@ export interface BudgetReaderParams {
 
 export function createBudgetReader(db: Database, params: BudgetReaderParams): BudgetReader {
   const { now } = params;
+  const recentTeamSeries = db.prepare<[string, number], { minute: number; active: number }>(
+    'SELECT minute, active FROM team_series_minute WHERE team = ? ORDER BY minute DESC LIMIT ?',
+  );
   const latestTeamSeries = db.prepare<[string], { active: number; at: number }>(
     'SELECT active, at FROM team_series_minute WHERE team = ? ORDER BY minute DESC LIMIT 1',
   );
@@ -313,9 +362,15 @@ export function createBudgetReader(db: Database, params: BudgetReaderParams): Bu
       if (!Number.isSafeInteger(rateWindowMs) || rateWindowMs < MINUTE_MS || rateWindowMs % MINUTE_MS !== 0) {
         throw new UsageStoreError('invalid_query', `rateWindowMs must be a whole number of minutes (got ${String(rateWindowMs)})`);
       }
+      const forecastRows = options.forecastRows ?? DEFAULT_FORECAST_ROWS;
+      if (!Number.isSafeInteger(forecastRows) || forecastRows < 2 || forecastRows > MAX_FORECAST_ROWS) {
+        throw new UsageStoreError('invalid_query', `forecastRows must be an integer from 2 to ${MAX_FORECAST_ROWS} (got ${String(forecastRows)})`);
+      }
       const at = now();
       const series = latestTeamSeries.get(team);
       const active = series?.active ?? 0;
+      const limit = limits?.metrics?.maxActiveSeries;
+      const exhaustedAt = limit === undefined ? null : linearForecast(recentTeamSeries.all(team, forecastRows).map((r) => ({ x: r.minute, y: r.active })), limit);
       const metrics: BudgetLine = {
         ...evaluateBudget(limits?.metrics?.maxActiveSeries, active, thresholds),
         usage: active,
@@ -323,6 +378,7 @@ export function createBudgetReader(db: Database, params: BudgetReaderParams): Bu
         asOf: series?.at ?? null,
         windowMs: limits?.metrics?.activeWindowMs ?? null,
         countMethod: 'active_series',
+        forecast: { exhaustedAt, method: forecastMethod(forecastRows) },
       };
       const end = minuteOf(at);
       const bytes = bytesInWindow.get(team, end - DAY_MS, end, team, end - DAY_MS, end) ?? 0;

@@ -144,6 +144,28 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX IF NOT EXISTS sampling_probability_hour_by_time ON sampling_probability_hour (hour);
     `,
   },
+  {
+    version: 4,
+    description: 'budget exceptions (temporary raises of a team\'s series budget) and their audit trail',
+    sql: `
+      -- One row per (team, id); an expired row no longer applies (readers filter by now) and is
+      -- kept until an admin deletes or replaces it.
+      CREATE TABLE IF NOT EXISTS exceptions (
+        team TEXT NOT NULL, id TEXT NOT NULL, signal TEXT NOT NULL, max_active_series INTEGER NOT NULL,
+        reason TEXT NOT NULL, expires_at INTEGER NOT NULL, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL, actor TEXT NOT NULL,
+        PRIMARY KEY (team, id)
+      ) WITHOUT ROWID;
+      CREATE INDEX IF NOT EXISTS exceptions_by_expiry ON exceptions (expires_at);
+
+      -- Written in the same transaction as the change it records; never pruned.
+      CREATE TABLE IF NOT EXISTS exception_audit (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        at INTEGER NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL CHECK (action IN ('put', 'delete')),
+        team TEXT NOT NULL, id TEXT NOT NULL, old_value TEXT, new_value TEXT, reason TEXT
+      );
+      CREATE INDEX IF NOT EXISTS exception_audit_by_team ON exception_audit (team, id, seq);
+    `,
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version;

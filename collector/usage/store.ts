@@ -15,6 +15,8 @@ import { batchRowCount, createUsageAccumulator } from './accumulator.js';
 import type { AccumulatorKind, UsageAccumulator, UsageRecorder } from './accumulator.js';
 import { USAGE_DB_FILE, openUsageDatabase } from './database.js';
 import { UsageStoreError, messageOf } from './errors.js';
+import { createExceptionStore } from './exceptions.js';
+import type { BudgetExceptions } from './exceptions.js';
 import { resolveUsageStoreOptions } from './options.js';
 import type { UsageStoreOptions } from './options.js';
 import { createBudgetReader } from './reader.js';
@@ -68,6 +70,13 @@ export interface UsageStore extends UsageRecorder {
   readonly options: UsageStoreOptions;
   readonly migration: MigrationReport;
   readonly reader: BudgetReader;
+  /** Budget exceptions: written by the admin API, each change audited in its own transaction. */
+  readonly exceptions: BudgetExceptions;
+  /**
+   * The series budget replacing a team's rules limit at `nowMs` (its largest exception in force),
+   * or undefined. Synchronous and memory-only: the budget processor calls it per request.
+   */
+  activeLimitOverride(team: string, nowMs: number): number | undefined;
   /** Starts the flush and maintenance timers (unref'd: they never keep the process alive). */
   start(): void;
   /** Writes everything recorded so far in one transaction; on failure the rows stay pending and `flush_failed` is thrown. */
@@ -130,6 +139,22 @@ function assembleStore(db: Database, a: Assembly): UsageStore {
     if (closed) throw new UsageStoreError('store_closed', `usage store ${path} is closed`);
   };
 
+  const exceptionStore = createExceptionStore(db, now);
+  const exceptions: BudgetExceptions = {
+    put(team, id, input, actor) {
+      ensureOpen();
+      return exceptionStore.put(team, id, input, actor);
+    },
+    delete(team, id, actor) {
+      ensureOpen();
+      return exceptionStore.delete(team, id, actor);
+    },
+    active: (team, nowMs) => exceptionStore.active(team, nowMs),
+    audit: (team) => exceptionStore.audit(team),
+    // Memory only, like the recorder methods: safe on the hot path, even after close.
+    activeLimitOverride: (team, nowMs) => exceptionStore.activeLimitOverride(team, nowMs),
+  };
+
   const flush = (): FlushResult => {
     ensureOpen();
     const started = performance.now();
@@ -183,6 +208,8 @@ function assembleStore(db: Database, a: Assembly): UsageStore {
     options,
     migration: a.migration,
     reader,
+    exceptions,
+    activeLimitOverride: (team, nowMs) => exceptions.activeLimitOverride(team, nowMs),
     // The recorder methods stay plain memory operations even after close: the hot path never throws.
     recordUsage: (team, signal, delta) => accumulator.recordUsage(team, signal, delta),
     recordTeamSeries: (team, active) => accumulator.recordTeamSeries(team, active),

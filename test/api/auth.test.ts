@@ -30,11 +30,17 @@ const MATRIX: Readonly<Record<string, Readonly<Record<Caller, number>>>> = {
   'GET /teams/{team}/usage': { none: 401, wrong: 401, 'other team': 404, 'own team': 200, admin: 200 },
   'GET /teams/{team}/cardinality': { none: 401, wrong: 401, 'other team': 404, 'own team': 200, admin: 200 },
   'GET /teams/{team}/violations': { none: 401, wrong: 401, 'other team': 404, 'own team': 200, admin: 200 },
+  'GET /teams/{team}/exceptions': { none: 401, wrong: 401, 'other team': 404, 'own team': 200, admin: 200 },
+  'PUT /teams/{team}/exceptions/{id}': { none: 401, wrong: 401, 'other team': 403, 'own team': 403, admin: 200 },
+  'DELETE /teams/{team}/exceptions/{id}': { none: 401, wrong: 401, 'other team': 403, 'own team': 403, admin: 200 },
   'GET /rules': { none: 401, wrong: 401, 'other team': 200, 'own team': 200, admin: 200 },
   'POST /rules/validate': { none: 401, wrong: 401, 'other team': 200, 'own team': 200, admin: 200 },
   'POST /admin/reload': { none: 401, wrong: 401, 'other team': 403, 'own team': 403, admin: 200 },
   'GET /openapi.json': { none: 200, wrong: 200, 'other team': 200, 'own team': 200, admin: 200 },
 };
+
+/** A valid exception (the fixture's clock is 2025-01-15T10:00Z); PUT before DELETE in the matrix, so the DELETE finds it. */
+const EXCEPTION_BODY = { max_active_series: 2000, reason: 'matrix', expires_at: '2025-01-16T10:00:00Z' };
 
 let api: ApiFixture;
 before(async () => {
@@ -52,8 +58,8 @@ test('every route × {no token, wrong token, other team, own team, admin}', asyn
   for (const [key, expected] of Object.entries(MATRIX)) {
     const [method, path] = key.split(' ');
     for (const [caller, status] of Object.entries(expected) as [Caller, number][]) {
-      const body = path === '/rules/validate' ? { rules: 'version: 1\n' } : undefined;
-      const response = await api.request(method, `/api/v1${path.replace('{team}', 'checkout')}`, TOKEN_OF[caller], body);
+      const body = path === '/rules/validate' ? { rules: 'version: 1\n' } : method === 'PUT' ? EXCEPTION_BODY : undefined;
+      const response = await api.request(method, `/api/v1${path.replace('{team}', 'checkout').replace('{id}', 'matrix')}`, TOKEN_OF[caller], body);
       if (response.status !== status) failures.push(`${key} as ${caller}: ${response.status}, expected ${status}`);
       assert.equal(response.headers.get('cache-control'), 'no-store', `${key} as ${caller}`);
       assert.equal(response.headers.get('x-content-type-options'), 'nosniff', `${key} as ${caller}`);

@@ -33,7 +33,9 @@ test('GET /teams/{team}/budget: every line hand-computed from the seeded store',
     as_of: iso(T0),
     signals: {
       // 850 series recorded at T0 − 59 s, against 1,000; default thresholds 0.8 and 0.95; default active window 1 h.
-      metrics: { limit: 1000, usage: 850, unit: 'series', utilization: 0.85, headroom: 150, status: 'warning', threshold: 0.8, as_of: iso(T0 - MIN + 1000), window: '1h', count_method: 'active_series' },
+      metrics: { limit: 1000, usage: 850, unit: 'series', utilization: 0.85, headroom: 150, status: 'warning', threshold: 0.8, as_of: iso(T0 - MIN + 1000), window: '1h', count_method: 'active_series',
+        // One minute row: no growth to extrapolate.
+        forecast_exhausted_at: null, forecast_method: 'linear least squares over the last 30 minute rows of active series (x: minute start); null when not growing' },
       // (900 + 600) spans passed in [T0 − 5m, T0) = 1,500 / 300 s = 5 per second, against 10.
       traces: { limit: 10, usage: 5, unit: 'spans_per_second', utilization: 0.5, headroom: 5, status: 'ok', threshold: null, as_of: iso(T0), window: '5m', count_method: 'mean_rate' },
       logs: { limit: null, usage: 0, unit: 'log_records_per_second', utilization: null, headroom: null, status: 'ok', threshold: null, as_of: iso(T0), window: '5m', count_method: 'mean_rate' },

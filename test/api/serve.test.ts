@@ -24,6 +24,17 @@ test('tollgate serve with no api.tokens: an admin token on first start, kept acr
       ['default'],
     );
     assert.equal((await get(first.api, '/api/v1/openapi.json')).body.openapi, '3.1.0');
+    // Budget exceptions are wired to the store in serve: the default team's budget can be raised.
+    const expiresAt = new Date(Date.now() + 3_600_000).toISOString();
+    const put = await fetch(`http://${first.api}/api/v1/teams/default/exceptions/launch`, {
+      method: 'PUT',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ max_active_series: 250_000, reason: 'launch week', expires_at: expiresAt }),
+    });
+    assert.equal(put.status, 200, await put.clone().text());
+    const listed = await get(first.api, '/api/v1/teams/default/exceptions', token);
+    assert.equal(listed.status, 200);
+    assert.match(JSON.stringify(listed.body), /launch week/);
     const logLine = first.stderr().split('\n').find((line) => line.includes('created an admin token'));
     assert.ok(logLine, 'the log says a token was created');
     assert.equal((JSON.parse(logLine) as { tokenFile: string }).tokenFile, tokenFile);

@@ -102,7 +102,7 @@ export async function startApiFixture(overrides: Partial<BudgetApiDeps> = {}): P
     isReady: () => true,
     version: '0.0.0-test',
     // A limit no test reaches by accident; the rate-limit test sets its own.
-    budgetApi: { reader: store.reader, rules: () => rules, reload, tokens: TOKEN_ENTRIES, now: () => clock.t, rateLimit: { burst: 10_000, perSecond: 10_000 }, ...overrides },
+    budgetApi: { reader: store.reader, exceptions: store.exceptions, rules: () => rules, reload, tokens: TOKEN_ENTRIES, now: () => clock.t, rateLimit: { burst: 10_000, perSecond: 10_000 }, ...overrides },
   });
   const server = await new Promise<Server>((resolve, reject) => {
     const s = app.listen(0, '127.0.0.1');

@@ -61,6 +61,12 @@ export interface CardinalityOptions {
   readonly observer?: CardinalityObserver;
   /** Refused cumulative streams whose last values are kept for the overflow series (bounded memory). */
   readonly maxOverflowStreams?: number;
+  /**
+   * A team's series budget in force at `nowMs` in place of the rules' `max_active_series` (a
+   * budget exception), or undefined to keep the rules' limit. Called once per (metric, team) run
+   * of a request, so it must be cheap and synchronous.
+   */
+  readonly limitOverride?: (team: string, nowMs: number) => number | undefined;
 }
 
 export interface CardinalityProcessor extends Processor {
@@ -73,6 +79,8 @@ export interface CardinalityProcessor extends Processor {
 interface MetricContext {
   readonly team: TeamSeries;
   readonly budget: MetricBudget;
+  /** The team's series cap for this request: a budget exception's, else the rules' (undefined: none). */
+  readonly maxActiveSeries: number | undefined;
   readonly metricName: string;
   readonly metricNumber: number;
   readonly metricCap: number;
@@ -190,7 +198,7 @@ export function createCardinalityProcessor(options: CardinalityOptions): Cardina
       if (m !== metricRow || t !== teamIndex) {
         metricRow = m;
         teamIndex = t;
-        metric = resolveMetric(ix, rules, m, t);
+        metric = resolveMetric(ix, rules, m, t, nowMs);
       }
       if (!metric) continue;
       hasher.seriesId(ix, i, id);
@@ -227,19 +235,20 @@ export function createCardinalityProcessor(options: CardinalityOptions): Cardina
     return { items: dropped, message: `${dropped} data point${dropped === 1 ? '' : 's'} dropped: new series over the team's cardinality budget` };
   }
 
-  function resolveMetric(ix: WireIndex, rules: CompiledRules, m: number, t: number): MetricContext | undefined {
+  function resolveMetric(ix: WireIndex, rules: CompiledRules, m: number, t: number, nowMs: number): MetricContext | undefined {
     const team = t >= 0 ? rules.teams[t] : undefined;
     const budget = team?.budgets.metrics;
     if (!team || !budget) return undefined;
     const metricName = ix.text(ix.metricNameStart[m], ix.metricNameEnd[m]);
     if (budget.exemptMetrics?.test(metricName)) return undefined;
     const teamState = state.team(team.name);
-    return { team: teamState, budget, metricName, metricNumber: teamState.metricNumber(metricName), metricCap: metricCapOf(budget, metricName), mode: budget.mode };
+    const maxActiveSeries = options.limitOverride?.(team.name, nowMs) ?? budget.maxActiveSeries;
+    return { team: teamState, budget, maxActiveSeries, metricName, metricNumber: teamState.metricNumber(metricName), metricCap: metricCapOf(budget, metricName), mode: budget.mode };
   }
 
   /** The cap a new series of this point would break, if any. */
   function capRefusing(ix: WireIndex, m: MetricContext, node: number): BudgetRule | undefined {
-    if (m.budget.maxActiveSeries !== undefined && m.team.table.size >= m.budget.maxActiveSeries) return 'max_active_series';
+    if (m.maxActiveSeries !== undefined && m.team.table.size >= m.maxActiveSeries) return 'max_active_series';
     if (m.team.activeSeriesOf(m.metricNumber) >= m.metricCap) return 'max_series_per_metric';
     for (let a = ix.nodeFirstAttr[node]; a >= 0; a = ix.attrNext[a]) if (labelAtCap(ix, m, a)) return 'max_distinct_values';
     return undefined;
@@ -438,7 +447,7 @@ export function createCardinalityProcessor(options: CardinalityOptions): Cardina
   }
 
   function capRefusingStripped(m: MetricContext): BudgetRule | undefined {
-    if (m.budget.maxActiveSeries !== undefined && m.team.table.size >= m.budget.maxActiveSeries) return 'max_active_series';
+    if (m.maxActiveSeries !== undefined && m.team.table.size >= m.maxActiveSeries) return 'max_active_series';
     if (m.team.activeSeriesOf(m.metricNumber) >= m.metricCap) return 'max_series_per_metric';
     return undefined;
   }

@@ -56,6 +56,8 @@ void test('an empty file is migrated to the latest version; reopening changes no
     assert.deepEqual(first.migration, { from: 0, to: SCHEMA_VERSION });
     assert.equal(schemaVersion(first.db), SCHEMA_VERSION);
     assert.deepEqual(tableNames(first.db), [
+      'exception_audit',
+      'exceptions',
       'label_estimates',
       'metric_series_hour',
       'metric_series_minute',

@@ -72,6 +72,8 @@ void test('teamBudgetStatus reads the latest active-series snapshot, span and lo
       asOf: T0 + 4 * MIN + 1_000,
       windowMs: HOUR,
       countMethod: 'active_series',
+      // 700 … 900 at one minute apart: exactly 50 series a minute, so 1,000 two minutes after the last row.
+      forecast: { exhaustedAt: T0 + 6 * MIN, method: 'linear least squares over the last 30 minute rows of active series (x: minute start); null when not growing' },
     });
     // 5 × 600 spans passed in the 5-minute window = 10 spans/s against 12.
     assert.deepEqual(status.traces, {
