@@ -1,5 +1,6 @@
 import express from 'express';
 import type { Express, NextFunction, Request, Response } from 'express';
+import helmet from 'helmet';
 import type { Registry } from 'prom-client';
 import { createBudgetApiRouter } from './budget-api.js';
 import { API_PREFIX } from './openapi.js';
@@ -23,6 +24,10 @@ export interface ApiDeps {
 export function createApp(deps: ApiDeps): Express {
   const app = express();
   app.disable('x-powered-by');
+  // The usual security headers on every answer (no sniffing, no framing, a strict content
+  // security policy for the pages the dashboard will serve). HSTS is off: the API is plain
+  // HTTP on loopback by default, and HSTS on a shared host name would break other services.
+  app.use(helmet({ strictTransportSecurity: false }));
 
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok', version: deps.version });

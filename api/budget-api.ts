@@ -73,9 +73,10 @@ export function createBudgetApiRouter(deps: BudgetApiDeps, version: string): Rou
   // Built once: the route table does not change while the process runs.
   const openApi = openApiDocument(API_ROUTES, version);
 
-  // Answers carry a team's data behind a token: no shared cache may keep them, no browser may sniff them.
+  // Answers carry a team's data behind a token: no shared cache may keep them (helmet, in
+  // createApp, sets the other security headers).
   router.use((_req, res, next) => {
-    res.set({ 'Cache-Control': 'no-store', 'X-Content-Type-Options': 'nosniff' });
+    res.set({ 'Cache-Control': 'no-store' });
     next();
   });
 

@@ -63,6 +63,9 @@ test('every route × {no token, wrong token, other team, own team, admin}', asyn
       if (response.status !== status) failures.push(`${key} as ${caller}: ${response.status}, expected ${status}`);
       assert.equal(response.headers.get('cache-control'), 'no-store', `${key} as ${caller}`);
       assert.equal(response.headers.get('x-content-type-options'), 'nosniff', `${key} as ${caller}`);
+      assert.equal(response.headers.get('x-frame-options'), 'SAMEORIGIN', `helmet: ${key} as ${caller}`);
+      assert.match(response.headers.get('content-security-policy') ?? '', /default-src 'self'/, `helmet: ${key} as ${caller}`);
+      assert.equal(response.headers.get('strict-transport-security'), null, 'no HSTS on plain-HTTP loopback');
       if (status >= 400) {
         assert.deepEqual(Object.keys(response.body).sort(), ['code', 'message'], `${key} as ${caller}`);
         assert.equal(typeof response.body.code, 'string');
