@@ -95,38 +95,60 @@ function hasKey(list: readonly KeyValue[], key: string): boolean {
   return false;
 }
 
+/** How one `key<pair>value<separator>…` list is written: tracestate (`a=1,b=2`) or the `ot` value (`th:8;rv:…`). */
+interface ListSyntax {
+  readonly separator: string;
+  readonly pair: string;
+  /** Tracestate allows optional whitespace around members; the `ot` value does not. */
+  readonly trimsWhitespace: boolean;
+  readonly validKey: (text: string, start: number, end: number) => boolean;
+  readonly validValue: (text: string, start: number, end: number) => boolean;
+}
+
+/** The valid entries of a list, in order (first of a repeated key); invalid ones are skipped, never thrown on. */
+function parseList(text: string | undefined, syntax: ListSyntax): KeyValue[] {
+  const entries: KeyValue[] = [];
+  if (text === undefined) return entries;
+  let start = 0;
+  while (start <= text.length) {
+    let end = text.indexOf(syntax.separator, start);
+    if (end < 0) end = text.length;
+    let s = start;
+    let e = end;
+    if (syntax.trimsWhitespace) {
+      while (s < e && isOws(text.charCodeAt(s))) s++;
+      while (e > s && isOws(text.charCodeAt(e - 1))) e--;
+    }
+    const pair = text.indexOf(syntax.pair, s);
+    if (e > s && pair > s && pair < e && syntax.validKey(text, s, pair) && syntax.validValue(text, pair + 1, e)) {
+      const key = text.slice(s, pair);
+      if (!hasKey(entries, key)) entries.push({ key, value: text.slice(pair + 1, e) });
+    }
+    start = end + 1;
+  }
+  return entries;
+}
+
+function serializeList(entries: readonly KeyValue[], syntax: ListSyntax): string {
+  let out = '';
+  for (let i = 0; i < entries.length; i++) out += (i === 0 ? '' : syntax.separator) + entries[i].key + syntax.pair + entries[i].value;
+  return out;
+}
+
+const TRACESTATE_SYNTAX: ListSyntax = { separator: ',', pair: '=', trimsWhitespace: true, validKey: isValidTraceStateKey, validValue: isValidTraceStateValue };
+const OT_SYNTAX: ListSyntax = { separator: ';', pair: ':', trimsWhitespace: false, validKey: isValidOtKey, validValue: isValidOtValue };
+
 /**
  * The valid members of a tracestate header, in order (first of a repeated key). Every member
  * is kept even past 32, so that nothing is lost before a writer decides what to cut.
  */
 export function parseTraceState(header: string | undefined): KeyValue[] {
-  const members: KeyValue[] = [];
-  if (header === undefined) return members;
-  let start = 0;
-  while (start <= header.length) {
-    let end = header.indexOf(',', start);
-    if (end < 0) end = header.length;
-    let s = start;
-    let e = end;
-    while (s < e && isOws(header.charCodeAt(s))) s++;
-    while (e > s && isOws(header.charCodeAt(e - 1))) e--;
-    if (e > s) {
-      const eq = header.indexOf('=', s);
-      if (eq > s && eq < e && isValidTraceStateKey(header, s, eq) && isValidTraceStateValue(header, eq + 1, e)) {
-        const key = header.slice(s, eq);
-        if (!hasKey(members, key)) members.push({ key, value: header.slice(eq + 1, e) });
-      }
-    }
-    start = end + 1;
-  }
-  return members;
+  return parseList(header, TRACESTATE_SYNTAX);
 }
 
 /** Joins members back into a header value (no spaces, as writers should send it). */
 export function serializeTraceState(members: readonly KeyValue[]): string {
-  let out = '';
-  for (let i = 0; i < members.length; i++) out += (i === 0 ? '' : ',') + members[i].key + '=' + members[i].value;
-  return out;
+  return serializeList(members, TRACESTATE_SYNTAX);
 }
 
 /** The value of the first member with `key`, or undefined. */
@@ -152,26 +174,11 @@ export function putMemberFirst(members: readonly KeyValue[], key: string, value:
 
 /** The valid `key:value` sub-keys of an `ot` value, in order (first of a repeated key). */
 export function parseOtValue(value: string | undefined): KeyValue[] {
-  const subKeys: KeyValue[] = [];
-  if (value === undefined) return subKeys;
-  let start = 0;
-  while (start <= value.length) {
-    let end = value.indexOf(';', start);
-    if (end < 0) end = value.length;
-    const colon = value.indexOf(':', start);
-    if (colon > start && colon < end && isValidOtKey(value, start, colon) && isValidOtValue(value, colon + 1, end)) {
-      const key = value.slice(start, colon);
-      if (!hasKey(subKeys, key)) subKeys.push({ key, value: value.slice(colon + 1, end) });
-    }
-    start = end + 1;
-  }
-  return subKeys;
+  return parseList(value, OT_SYNTAX);
 }
 
 export function serializeOtValue(subKeys: readonly KeyValue[]): string {
-  let out = '';
-  for (let i = 0; i < subKeys.length; i++) out += (i === 0 ? '' : ';') + subKeys[i].key + ':' + subKeys[i].value;
-  return out;
+  return serializeList(subKeys, OT_SYNTAX);
 }
 
 /**
