@@ -87,7 +87,8 @@ interface MetricContext {
   readonly mode: PolicyMode;
 }
 
-type Tally = Map<string, Map<BudgetOutcome, number>>;
+const OUTCOMES: readonly BudgetOutcome[] = ['passed', 'admitted', 'dropped', 'overflowed', 'stripped', 'audited'];
+const OUTCOME_INDEX: Readonly<Record<BudgetOutcome, number>> = { passed: 0, admitted: 1, dropped: 2, overflowed: 3, stripped: 4, audited: 5 };
 
 /** A fixed64 time field of a decoded point (nanoseconds as the codec writes them: a decimal string), '' when absent. */
 function timeField(point: OtlpObject, field: 'startTimeUnixNano' | 'timeUnixNano'): string {
@@ -155,6 +156,7 @@ export function createCardinalityProcessor(options: CardinalityOptions): Cardina
   const overflowId = new Uint32Array(2);
   const valueHash = new Uint32Array(2);
   let teamsOfGroups: Int32Array = new Int32Array(64);
+  let outcomeCounts = new Float64Array(64);
   let exclude = new Uint8Array(4096);
   let pointAttributesChanged = false;
 
@@ -166,7 +168,9 @@ export function createCardinalityProcessor(options: CardinalityOptions): Cardina
     teamsOfGroups = teamsOfResourceGroups(ix, rules, teamsOfGroups);
     hasher.prepare(ix);
     const nowMs = context.now();
-    const tally: Tally = new Map();
+    // Points per (team, outcome) in this request, by the rules' team index: counted per point, so no map.
+    if (outcomeCounts.length < rules.teams.length * OUTCOMES.length) outcomeCounts = new Float64Array(rules.teams.length * OUTCOMES.length * 2);
+    outcomeCounts.fill(0, 0, rules.teams.length * OUTCOMES.length);
     const violations = new Map<string, { violation: Omit<BudgetViolation, 'count' | 'samples'>; count: number; samples: Record<string, string>[] }>();
     /** Per cumulative overflow series (ledger key): the refused point that carries its totals. */
     const carriers = new Map<string, Carrier>();
@@ -175,10 +179,8 @@ export function createCardinalityProcessor(options: CardinalityOptions): Cardina
     let teamIndex = -1;
     let metric: MetricContext | undefined;
 
-    const count = (team: string, outcome: BudgetOutcome): void => {
-      let byOutcome = tally.get(team);
-      if (!byOutcome) tally.set(team, (byOutcome = new Map()));
-      byOutcome.set(outcome, (byOutcome.get(outcome) ?? 0) + 1);
+    const count = (outcome: BudgetOutcome): void => {
+      outcomeCounts[teamIndex * OUTCOMES.length + OUTCOME_INDEX[outcome]]++;
     };
 
     const recordViolation = (m: MetricContext, rule: BudgetRule, node: number): void => {
@@ -203,7 +205,7 @@ export function createCardinalityProcessor(options: CardinalityOptions): Cardina
       if (!metric) continue;
       hasher.seriesId(ix, i, id);
       if (metric.team.table.touch(id[0], id[1], nowMs)) {
-        count(metric.team.team, 'passed');
+        count('passed');
         continue;
       }
       const node = ix.itemNode[i];
@@ -211,26 +213,26 @@ export function createCardinalityProcessor(options: CardinalityOptions): Cardina
       if (refusedBy === undefined && staysInOverflow(ix, metric, i)) {
         // Not refused (no violation), but its history is in the overflow series: it stays there.
         const outcome = overflow(ix, edits, metric, i, nowMs, carriers);
-        count(metric.team.team, outcome);
+        count(outcome);
         if (outcome === 'dropped') dropped++;
         continue;
       }
       refusedBy ??= admit(ix, metric, node, nowMs);
       if (refusedBy === undefined) {
-        count(metric.team.team, 'admitted');
+        count('admitted');
         continue;
       }
       recordViolation(metric, refusedBy, node);
       if (metric.mode === 'audit') {
-        count(metric.team.team, 'audited');
+        count('audited');
         continue;
       }
       const outcome = enforce(ix, edits, metric, i, nowMs, carriers, refusedBy);
-      count(metric.team.team, outcome);
+      count(outcome);
       if (outcome === 'dropped') dropped++;
     }
     finishCarriers(ix, edits, carriers);
-    report(tally, violations);
+    report(rules, violations);
     if (!options.reportDrops || dropped === 0) return undefined;
     return { items: dropped, message: `${dropped} data point${dropped === 1 ? '' : 's'} dropped: new series over the team's cardinality budget` };
   }
@@ -452,10 +454,15 @@ export function createCardinalityProcessor(options: CardinalityOptions): Cardina
     return undefined;
   }
 
-  function report(tally: Tally, violations: Map<string, { violation: Omit<BudgetViolation, 'count' | 'samples'>; count: number; samples: Record<string, string>[] }>): void {
+  function report(rules: CompiledRules, violations: Map<string, { violation: Omit<BudgetViolation, 'count' | 'samples'>; count: number; samples: Record<string, string>[] }>): void {
     const observer = options.observer;
     if (!observer) return;
-    for (const [team, byOutcome] of tally) for (const [outcome, points] of byOutcome) observer.onPoints(team, outcome, points);
+    for (let t = 0; t < rules.teams.length; t++) {
+      for (let o = 0; o < OUTCOMES.length; o++) {
+        const points = outcomeCounts[t * OUTCOMES.length + o];
+        if (points > 0) observer.onPoints(rules.teams[t].name, OUTCOMES[o], points);
+      }
+    }
     for (const { violation, count, samples } of violations.values()) observer.onViolation({ ...violation, count, samples });
   }
 
