@@ -99,6 +99,8 @@ function writeInstance(request: Uint8Array, offset: number, value: number): void
 
 /** Heap + array buffers now, after a full collection when one can be forced. */
 function usedBytes(gc: (() => void) | undefined): number {
+  // Twice: the first collection can leave garbage that only the second one frees (weak and finalizable objects).
+  gc?.();
   gc?.();
   const usage = process.memoryUsage();
   return usage.heapUsed + usage.arrayBuffers;
