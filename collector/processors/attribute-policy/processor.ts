@@ -294,11 +294,8 @@ export function createAttributePolicyProcessor(options: AttributePolicyOptions):
 
   /** Raises dropped_attributes_count where OTLP has one; edits inside rejected items are discarded by the rewriter. */
   function finishDroppedCounts(ix: WireIndex, edits: EditList): void {
-    // A missing count is inserted at its owner's end, and a span's last event or link ends where
-    // the span does. The rewriter applies insertions at one offset in the order they were
-    // recorded, so the inner node's must come first or each count lands in the other message.
-    // Nodes are numbered in pre-order: a descendant always has the higher number.
-    scratch.touchedNodes.sort((x, y) => y - x);
+    // A missing count is inserted at its owner's end, where a span's last event may end too: the
+    // rewriter puts the innermost node's insertion first, so the recording order does not matter.
     for (const node of scratch.touchedNodes) {
       setDroppedAttributesCount(ix, edits, node, ix.nodeDroppedValue[node] + scratch.droppedPerNode[node]);
       scratch.droppedPerNode[node] = 0;
