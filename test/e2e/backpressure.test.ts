@@ -20,6 +20,7 @@ import { startDownstream } from '../support/downstream.js';
 import type { Downstream, Responder } from '../support/downstream.js';
 import { startTollgate } from '../support/tollgate-process.js';
 import type { TollgateProcess } from '../support/tollgate-process.js';
+import { sampleIn } from '../support/prometheus.js';
 
 const PROTOBUF = 'application/x-protobuf';
 const GRPC_PATH: Readonly<Record<Signal, string>> = {
@@ -154,17 +155,6 @@ function assertRefused(reply: HttpReply): void {
 
 async function scrape(tollgate: TollgateProcess): Promise<string> {
   return (await fetch(`http://${tollgate.api}/metrics`)).text();
-}
-
-function sample(text: string, name: string, labels: Record<string, string>): number {
-  let total = 0;
-  for (const line of text.split('\n')) {
-    if (!line.startsWith(`${name}{`)) continue;
-    const close = line.lastIndexOf('}');
-    const have = new Map([...line.slice(name.length + 1, close).matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)].map((m) => [m[1], m[2]]));
-    if (Object.entries(labels).every(([k, v]) => have.get(k) === v)) total += Number(line.slice(close + 1).trim());
-  }
-  return total;
 }
 
 // --- a downstream that takes its time ------------------------------------------------------------
@@ -349,12 +339,12 @@ describe('a downstream that stays down: refuse, never acknowledge what was not d
     assert.equal(grpc.code, GrpcCode.UNAVAILABLE, grpc.details);
     const text = await scrape(tollgate);
     const sent = 50 + 40 + 30;
-    assert.equal(sample(text, 'tollgate_exporter_items_total', { outcome: 'failed' }), sent, 'exporter: every item failed');
-    assert.equal(sample(text, 'tollgate_exporter_items_total', { outcome: 'sent' }), 0);
-    assert.equal(sample(text, 'tollgate_receiver_items_total', { outcome: 'refused' }), sent, 'receivers: every item refused');
-    assert.equal(sample(text, 'tollgate_receiver_items_total', { outcome: 'accepted' }), 0, 'nothing acknowledged');
-    assert.equal(sample(text, 'tollgate_receiver_requests_total', { transport: 'http', code: '503' }), 2);
-    assert.equal(sample(text, 'tollgate_receiver_requests_total', { transport: 'grpc', code: 'UNAVAILABLE' }), 1);
+    assert.equal(sampleIn(text, 'tollgate_exporter_items_total', { outcome: 'failed' }), sent, 'exporter: every item failed');
+    assert.equal(sampleIn(text, 'tollgate_exporter_items_total', { outcome: 'sent' }), 0);
+    assert.equal(sampleIn(text, 'tollgate_receiver_items_total', { outcome: 'refused' }), sent, 'receivers: every item refused');
+    assert.equal(sampleIn(text, 'tollgate_receiver_items_total', { outcome: 'accepted' }), 0, 'nothing acknowledged');
+    assert.equal(sampleIn(text, 'tollgate_receiver_requests_total', { transport: 'http', code: '503' }), 2);
+    assert.equal(sampleIn(text, 'tollgate_receiver_requests_total', { transport: 'grpc', code: 'UNAVAILABLE' }), 1);
     return sent;
   }
 
@@ -374,7 +364,7 @@ describe('a downstream that stays down: refuse, never acknowledge what was not d
     const tollgate = await tollgateFor(t, downYaml(`http://127.0.0.1:${port}`));
     await sendAndExpectRefusal(t, tollgate);
     const text = await scrape(tollgate);
-    assert.ok(sample(text, 'tollgate_exporter_attempts_total', { result: 'network_error' }) >= 3, 'connection attempts were retried');
+    assert.ok(sampleIn(text, 'tollgate_exporter_attempts_total', { result: 'network_error' }) >= 3, 'connection attempts were retried');
   });
 
   test('a flapping downstream without retries: acknowledged ⊆ delivered', { timeout: 15_000 }, async (t) => {
@@ -418,8 +408,8 @@ describe('a downstream that stays down: refuse, never acknowledge what was not d
     assert.equal(acked.metrics.length, 8, 'metrics: 4 of 12 failed');
     assert.equal(acked.traces.length, 8, 'traces: 4 of 12 failed');
     const text = await scrape(tollgate);
-    assert.equal(sample(text, 'tollgate_receiver_items_total', { outcome: 'accepted' }), ackedItems);
-    assert.equal(sample(text, 'tollgate_exporter_items_total', { outcome: 'sent' }), deliveredItems);
+    assert.equal(sampleIn(text, 'tollgate_receiver_items_total', { outcome: 'accepted' }), ackedItems);
+    assert.equal(sampleIn(text, 'tollgate_exporter_items_total', { outcome: 'sent' }), deliveredItems);
   });
 });
 
@@ -470,8 +460,8 @@ describe('saturation: refuse quickly, deliver what was accepted, stay bounded in
     t.diagnostic(`accepted ${accepted.length}, refused ${refused.length}, median refusal ${Math.round(median)} ms, peak RSS ${Math.round(peak / 2 ** 20)} MiB`);
 
     const text = await scrape(tollgate);
-    assert.equal(sample(text, 'tollgate_receiver_items_total', { outcome: 'accepted' }), accepted.length * 1000);
-    assert.equal(sample(text, 'tollgate_receiver_items_total', { outcome: 'refused' }), refused.length * 1000);
+    assert.equal(sampleIn(text, 'tollgate_receiver_items_total', { outcome: 'accepted' }), accepted.length * 1000);
+    assert.equal(sampleIn(text, 'tollgate_receiver_items_total', { outcome: 'refused' }), refused.length * 1000);
     // Still healthy: a request after the burst goes through.
     const after = await postHttp(tollgate.http, 'metrics', numbered('metrics', 9999, 5));
     assert.equal(after.status, 200);
@@ -501,8 +491,8 @@ describe('saturation: refuse quickly, deliver what was accepted, stay bounded in
       for (const reply of refused) assertRefused(reply);
       assert.equal((await first).status, 200);
       const text = await scrape(tollgate);
-      assert.equal(sample(text, 'tollgate_receiver_requests_total', { transport: 'http', code: '503' }), 3);
-      assert.equal(sample(text, 'tollgate_receiver_items_total', { outcome: 'refused' }), 3 * 40);
+      assert.equal(sampleIn(text, 'tollgate_receiver_requests_total', { transport: 'http', code: '503' }), 3);
+      assert.equal(sampleIn(text, 'tollgate_receiver_items_total', { outcome: 'refused' }), 3 * 40);
     },
   );
 });

@@ -31,3 +31,8 @@ export async function scrapeMetrics(api: string): Promise<Sample[]> {
   const response = await fetch(`http://${api}/metrics`);
   return parsePrometheus(await response.text());
 }
+
+/** Sum of the samples of `name` in exposition `text` whose labels include `labels`. */
+export function sampleIn(text: string, name: string, labels: Readonly<Record<string, string>>): number {
+  return sampleSum(parsePrometheus(text), name, labels);
+}

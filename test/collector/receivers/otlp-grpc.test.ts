@@ -15,6 +15,7 @@ import { startDownstream } from '../../support/downstream.js';
 import type { Downstream } from '../../support/downstream.js';
 import { startTollgate } from '../../support/tollgate-process.js';
 import type { TollgateProcess } from '../../support/tollgate-process.js';
+import { sampleIn } from '../../support/prometheus.js';
 
 const LIMIT = 1024 * 1024; // max_recv_msg_size below
 const PATH: Readonly<Record<Signal, string>> = {
@@ -102,17 +103,6 @@ async function nothingReachesDownstream<T>(action: () => Promise<T>): Promise<T>
 async function scrape(): Promise<string> {
   const res = await fetch(`http://${tollgate.api}/metrics`);
   return res.text();
-}
-
-function sample(text: string, name: string, labels: Record<string, string>): number {
-  let total = 0;
-  for (const line of text.split('\n')) {
-    if (!line.startsWith(`${name}{`)) continue;
-    const close = line.lastIndexOf('}');
-    const have = new Map([...line.slice(name.length + 1, close).matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)].map((m) => [m[1], m[2]]));
-    if (Object.entries(labels).every(([k, v]) => have.get(k) === v)) total += Number(line.slice(close + 1).trim());
-  }
-  return total;
 }
 
 let invalidArgumentCalls = 0;
@@ -264,10 +254,10 @@ describe('OTLP/gRPC receiver: self-metrics and health after the bad calls', () =
   test('/metrics counts INVALID_ARGUMENT, and a valid call still succeeds', async (t) => {
     const text = await scrape();
     // grpc-js refuses oversized messages before the handler runs, so they are not counted here.
-    t.diagnostic(`RESOURCE_EXHAUSTED counted: ${sample(text, 'tollgate_receiver_requests_total', { transport: 'grpc', code: 'RESOURCE_EXHAUSTED' })}`);
-    assert.equal(sample(text, 'tollgate_receiver_requests_total', { signal: 'metrics', transport: 'grpc', code: 'INVALID_ARGUMENT' }), invalidArgumentCalls);
+    t.diagnostic(`RESOURCE_EXHAUSTED counted: ${sampleIn(text, 'tollgate_receiver_requests_total', { transport: 'grpc', code: 'RESOURCE_EXHAUSTED' })}`);
+    assert.equal(sampleIn(text, 'tollgate_receiver_requests_total', { signal: 'metrics', transport: 'grpc', code: 'INVALID_ARGUMENT' }), invalidArgumentCalls);
     assert.ok(invalidArgumentCalls >= 5);
-    assert.equal(sample(text, 'tollgate_receiver_items_total', { outcome: 'refused' }), 0);
+    assert.equal(sampleIn(text, 'tollgate_receiver_items_total', { outcome: 'refused' }), 0);
     const before = downstream.requests.length;
     const result = await call(plain, PATH.metrics, metricsRequest(10));
     assert.equal(result.code, GrpcCode.OK, result.details);

@@ -16,6 +16,7 @@ import { startDownstream } from '../../support/downstream.js';
 import type { Downstream } from '../../support/downstream.js';
 import { startTollgate } from '../../support/tollgate-process.js';
 import type { TollgateProcess } from '../../support/tollgate-process.js';
+import { sampleIn } from '../../support/prometheus.js';
 
 const LIMIT = 1024 * 1024; // max_request_body_size below
 const PROTOBUF = 'application/x-protobuf';
@@ -126,19 +127,6 @@ async function scrape(): Promise<string> {
   const res = await fetch(`http://${tollgate.api}/metrics`);
   assert.equal(res.status, 200);
   return res.text();
-}
-
-/** Sum of the samples of `name` whose labels include `labels`. */
-function sample(text: string, name: string, labels: Record<string, string>): number {
-  let total = 0;
-  for (const line of text.split('\n')) {
-    if (!line.startsWith(`${name}{`)) continue;
-    const close = line.lastIndexOf('}');
-    const labelText = line.slice(name.length + 1, close);
-    const have = new Map([...labelText.matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)].map((m) => [m[1], m[2]]));
-    if (Object.entries(labels).every(([k, v]) => have.get(k) === v)) total += Number(line.slice(close + 1).trim());
-  }
-  return total;
 }
 
 /** What the 400/413/415 requests of this file add to tollgate_receiver_requests_total (metrics, http). */
@@ -431,14 +419,14 @@ describe('OTLP/HTTP receiver: self-metrics and health after the bad requests', (
   test('/metrics counts the refused requests by status, and a valid request still succeeds', async () => {
     const text = await scrape();
     for (const [code, count] of expectedCodes) {
-      assert.equal(sample(text, 'tollgate_receiver_requests_total', { signal: 'metrics', transport: 'http', code }), count, `code ${code}`);
+      assert.equal(sampleIn(text, 'tollgate_receiver_requests_total', { signal: 'metrics', transport: 'http', code }), count, `code ${code}`);
     }
     assert.ok((expectedCodes.get('400') ?? 0) >= 5 && (expectedCodes.get('413') ?? 0) >= 5 && (expectedCodes.get('415') ?? 0) >= 3);
-    assert.equal(sample(text, 'tollgate_receiver_requests_total', { signal: 'traces', transport: 'http', code: '400' }), 1);
+    assert.equal(sampleIn(text, 'tollgate_receiver_requests_total', { signal: 'traces', transport: 'http', code: '400' }), 1);
     // Wrong paths (4 in the 404 test) count under signal "none"; wrong methods under their path's signal.
-    assert.equal(sample(text, 'tollgate_receiver_requests_total', { signal: 'none', transport: 'http', code: '404' }), 4);
-    assert.equal(sample(text, 'tollgate_receiver_requests_total', { signal: 'traces', transport: 'http', code: '405' }), 2);
-    assert.equal(sample(text, 'tollgate_receiver_items_total', { outcome: 'refused' }), 0, 'nothing was refused for backpressure');
+    assert.equal(sampleIn(text, 'tollgate_receiver_requests_total', { signal: 'none', transport: 'http', code: '404' }), 4);
+    assert.equal(sampleIn(text, 'tollgate_receiver_requests_total', { signal: 'traces', transport: 'http', code: '405' }), 2);
+    assert.equal(sampleIn(text, 'tollgate_receiver_items_total', { outcome: 'refused' }), 0, 'nothing was refused for backpressure');
     const health = await fetch(`http://${tollgate.api}/healthz`);
     assert.equal(health.status, 200);
     const before = downstream.requests.length;
@@ -467,7 +455,7 @@ describe('OTLP/HTTP receiver: clients that disconnect mid-body (runs last: it lo
 
   let before500 = 0;
   test('aborted uploads release their concurrency slot (limit 4, 6 aborts) and export nothing', async () => {
-    before500 = sample(await scrape(), 'tollgate_receiver_requests_total', { signal: 'metrics', transport: 'http', code: '500' });
+    before500 = sampleIn(await scrape(), 'tollgate_receiver_requests_total', { signal: 'metrics', transport: 'http', code: '500' });
     await nothingReachesDownstream(async () => {
       for (let i = 0; i < 6; i++) await abortMidBody();
       await new Promise((resolve) => setTimeout(resolve, 100));
@@ -479,7 +467,7 @@ describe('OTLP/HTTP receiver: clients that disconnect mid-body (runs last: it lo
   test(
     'an aborted upload is not an internal error (no 500 in the self-metrics, no error log)',
     async () => {
-      const after500 = sample(await scrape(), 'tollgate_receiver_requests_total', { signal: 'metrics', transport: 'http', code: '500' });
+      const after500 = sampleIn(await scrape(), 'tollgate_receiver_requests_total', { signal: 'metrics', transport: 'http', code: '500' });
       assert.equal(after500 - before500, 0, 'client disconnects counted as 500');
       assert.doesNotMatch(tollgate.stderr(), /"level":"error".*"message":"aborted"/);
     },
