@@ -6,7 +6,7 @@ import { DEFAULT_HASH_KEY } from '../collector/config/config.js';
 import { createFileExporter } from '../collector/exporters/file.js';
 import { createOtlpHttpExporter } from '../collector/exporters/otlp-http.js';
 import { startGovernance } from '../collector/governance.js';
-import type { Governance, GovernanceOptions } from '../collector/governance.js';
+import type { Governance, GovernanceOptions, TailStageSettings } from '../collector/governance.js';
 import type { Exporter } from '../collector/pipeline/contracts.js';
 import { startService } from '../collector/service.js';
 import type { RunningService } from '../collector/service.js';
@@ -111,6 +111,7 @@ export async function serve(config: TollgateConfig, logger: Logger, options: Ser
   store.start();
   const governance = startGovernanceOrClose(store, {
     sampleRateAttribute: config.processors.sampling.sample_rate_attribute,
+    tail: tailSettingsOf(config),
     store,
     budgets: {
       reportDrops: budgetConfig.report_drops,
@@ -137,6 +138,7 @@ export async function serve(config: TollgateConfig, logger: Logger, options: Ser
     maxConcurrentRequests: config.limits.max_concurrent_requests,
     memoryLimitBytes: config.limits.memory_limit,
     processors: governance.processors,
+    deferred: governance.deferred,
     exporters,
     metrics,
     logger,
@@ -157,5 +159,19 @@ export async function serve(config: TollgateConfig, logger: Logger, options: Ser
       governance.close();
       store.close();
     },
+  };
+}
+
+/** Tail sampling settings when `processors.sampling.mode` is `tail`. */
+function tailSettingsOf(config: TollgateConfig): TailStageSettings | undefined {
+  const sampling = config.processors.sampling;
+  if (sampling.mode !== 'tail') return undefined;
+  const tail = sampling.tail;
+  return {
+    decisionWaitMs: tail.decision_wait,
+    maxSpansPerTrace: tail.max_spans_per_trace,
+    maxBufferedBytes: tail.max_buffered_bytes,
+    decisionCacheSize: tail.decision_cache_size,
+    maxBacklogBytes: tail.max_backlog_bytes,
   };
 }

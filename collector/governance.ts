@@ -15,6 +15,11 @@ import { createAttributePolicyProcessor } from './processors/attribute-policy/pr
 import type { AttributeActionObserver } from './processors/attribute-policy/processor.js';
 import { createReaggregationProcessor } from './processors/attribute-policy/reaggregate.js';
 import { createSamplingProcessor } from './processors/sampling/sampler.js';
+import type { SamplerOptions } from './processors/sampling/sampler.js';
+import { createTailSampler } from './processors/sampling/tail-sampler.js';
+import type { TailSettings } from './processors/sampling/tail-sampler.js';
+import { createDeferredStage } from './pipeline/deferred-stage.js';
+import type { DeferredStage } from './pipeline/deferred-stage.js';
 import type { Logger } from './telemetry/logger.js';
 import type { SelfMetrics } from './telemetry/metrics.js';
 
@@ -32,6 +37,8 @@ export interface GovernanceOptions {
   readonly budgets: BudgetSettings;
   /** Add `SampleRate` ("1 in N") to kept spans and log records that stand for more than one. */
   readonly sampleRateAttribute?: boolean;
+  /** Tail sampling of spans (a gateway); undefined samples at the head. */
+  readonly tail?: TailStageSettings;
   /** Where usage, violations and the series state go; without it budgets still enforce, in memory only. */
   readonly store?: BudgetStore;
   readonly now?: () => number;
@@ -49,6 +56,8 @@ export interface ActionCount {
 export interface Governance {
   /** In pipeline order: attribute policy, cardinality budgets (on what the policies left), sampling of spans and logs, then re-aggregation of series made equal. */
   readonly processors: readonly Processor[];
+  /** Tail mode: the stage that holds spans until their trace is decided. */
+  readonly deferred: DeferredStage | undefined;
   readonly budgets: Budgets;
   rules(): CompiledRules;
   /** Re-reads the rules file now (SIGHUP, the admin API); never throws. */
@@ -77,6 +86,41 @@ function createActionTally(metrics: SelfMetrics): AttributeActionObserver & { dr
       return counts;
     },
   };
+}
+
+export interface TailStageSettings extends TailSettings {
+  /** Decided spans waiting for the exporters before new trace requests are refused. */
+  readonly maxBacklogBytes: number;
+}
+
+/** How often the tail buffer is checked for traces whose decision wait has passed. */
+const TAIL_TICK_MS = 100;
+
+/** The tail sampler as a pipeline stage, reporting into the self-metrics. */
+function createTailStage(settings: TailStageSettings, samplerOptions: SamplerOptions, metrics: SelfMetrics, logger: Logger): DeferredStage {
+  const tail = createTailSampler({
+    ...samplerOptions,
+    settings,
+    tailObserver: {
+      onIngest(result) {
+        for (const path of ['buffered', 'late', 'fallback', 'untraced'] as const) if (result[path] > 0) metrics.tailSpans.inc({ path }, result[path]);
+      },
+      onDecided: (traces, reason) => metrics.tailTracesDecided.inc({ reason }, traces),
+    },
+  });
+  return createDeferredStage({
+    signal: 'traces',
+    decider: tail,
+    clock: () => performance.now(),
+    tickMs: Math.min(TAIL_TICK_MS, settings.decisionWaitMs),
+    maxBacklogBytes: settings.maxBacklogBytes,
+    onTick() {
+      metrics.tailBufferedSpans.set(tail.bufferedSpans());
+      metrics.tailBufferedTraces.set(tail.bufferedTraces());
+      metrics.tailBufferedBytes.set(tail.bufferedBytes());
+    },
+    onDropped: (request, reason) => logger.error('sampled spans refused by an exporter for good; dropped', { spans: request.items, reason }),
+  });
 }
 
 /** Loads the rules (a bad file at start throws ConfigError: Tollgate must not start on a policy it cannot read). */
@@ -122,7 +166,7 @@ export function startGovernance(options: GovernanceOptions): Governance {
     observer: tally,
   });
   const budgets = startBudgets({ rules: () => watcher.current(), settings: options.budgets, metrics, logger, store: options.store, now: options.now });
-  const sampling = createSamplingProcessor({
+  const samplerOptions = {
     rules: () => watcher.current(),
     clock: () => performance.now(),
     sampleRateAttribute: options.sampleRateAttribute,
@@ -145,7 +189,10 @@ export function startGovernance(options: GovernanceOptions): Governance {
         options.store?.recordSamplingProbability(team, signal, probability);
       },
     },
-  });
+  } satisfies SamplerOptions;
+  // In tail mode spans wait in the tail sampler (a deferred stage after the processors); log records are still decided here.
+  const sampling = createSamplingProcessor({ ...samplerOptions, signals: options.tail ? ['logs'] : ['traces', 'logs'] });
+  const deferred = options.tail ? createTailStage(options.tail, samplerOptions, metrics, logger) : undefined;
   const reaggregation = createReaggregationProcessor({
     shouldRun: () => attributePolicy.pointAttributesChanged || budgets.processor.pointAttributesChanged,
     observer: { onReaggregation: (outcome, points) => metrics.reaggregatedPoints.inc({ outcome }, points) },
@@ -156,6 +203,7 @@ export function startGovernance(options: GovernanceOptions): Governance {
 
   return {
     processors: [attributePolicy, budgets.processor, sampling, reaggregation],
+    deferred,
     budgets,
     rules: () => watcher.current(),
     reload: () => watcher.reload(),

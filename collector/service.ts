@@ -2,6 +2,7 @@ import type { Server } from 'node:http';
 import { createApp } from '../api/app.js';
 import type { BudgetApiDeps } from '../api/routes.js';
 import type { Exporter } from './pipeline/contracts.js';
+import type { DeferredStage } from './pipeline/deferred-stage.js';
 import { createPipeline } from './pipeline/pipeline.js';
 import type { Pipeline } from './pipeline/pipeline.js';
 import type { Processor, ProcessorContext } from './pipeline/processor.js';
@@ -26,6 +27,8 @@ export interface ServiceOptions {
   readonly maxConcurrentRequests: number;
   readonly memoryLimitBytes: number;
   readonly processors: readonly Processor[];
+  /** Tail sampling's stage after the processors, when configured. */
+  readonly deferred?: DeferredStage;
   /** Built with the same metrics so their observers report into them. */
   readonly exporters: readonly Exporter[];
   readonly metrics: SelfMetrics;
@@ -52,6 +55,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
     metrics,
     memoryLimitBytes: options.memoryLimitBytes,
     context: options.context,
+    deferred: options.deferred,
   });
   for (const exporter of options.exporters) await exporter.start();
   const queueGauge = setInterval(() => {

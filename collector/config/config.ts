@@ -271,6 +271,32 @@ const rootFields = object({
                 boolean({ description: 'Add a `SampleRate` attribute (integer "1 in N") to kept spans and log records that stand for more than one, for backends that read it. The `th` threshold in tracestate (spans) or `sampling.threshold` (logs) is always written.' }),
                 false,
               ),
+              mode: optional(
+                enumOf(['head', 'tail'], {
+                  description:
+                    '`head` decides each span as it passes (sidecars: every sidecar keeps the same traces). `tail` (a gateway that sees whole traces) holds spans by trace id for the decision wait and decides each trace on all its spans: one span matching a keep rule keeps the whole trace. Log records are always decided at once.',
+                }),
+                'head',
+              ),
+              tail: optional(
+                object(
+                  {
+                    decision_wait: optional(duration({ min: 1, description: 'How long the first span of a trace waits for the rest before the trace is decided.' }), '5s'),
+                    max_spans_per_trace: optional(integer({ min: 1, description: 'A trace with this many spans buffered is decided at once; its later spans follow that decision.' }), 1000),
+                    max_buffered_bytes: optional(
+                      byteSize({ min: 1024, description: 'Memory bound of the span buffer (spans, resources, bookkeeping). A span that does not fit is decided at once, as a head sampler would: the buffer never grows beyond this.' }),
+                      '64MiB',
+                    ),
+                    decision_cache_size: optional(integer({ min: 0, description: 'Trace decisions remembered for late spans (spans arriving after their trace was decided).' }), 100_000),
+                    max_backlog_bytes: optional(
+                      byteSize({ min: 1024, description: 'Decided spans waiting for the exporters; above it new trace requests are refused with a retryable status (backpressure).' }),
+                      '32MiB',
+                    ),
+                  },
+                  { description: 'Tail mode settings (used when `mode: tail`).' },
+                ),
+                {},
+              ),
             },
             { description: 'The sampler of spans and log records; tiers, budgets and keep rules live in the rules file.' },
           ),
@@ -447,6 +473,13 @@ processors:
     max_label_trackers: 10000
   sampling:
     sample_rate_attribute: false      # true: kept items also carry SampleRate = N of "1 in N"
+    mode: head                        # tail: a gateway buffers spans by trace id and decides whole traces
+    tail:
+      decision_wait: 5s
+      max_spans_per_trace: 1000
+      max_buffered_bytes: 64MiB       # full: new spans are decided at once (head decision)
+      decision_cache_size: 100000     # decisions kept for late spans
+      max_backlog_bytes: 32MiB        # decided spans waiting for exporters before 503
 
 usage_store:                          # <data_dir>/tollgate.db (SQLite, WAL)
   flush_interval: 10s

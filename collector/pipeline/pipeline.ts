@@ -1,6 +1,5 @@
 import { SpanStatusCode, trace } from '@opentelemetry/api';
 import { TollgateError } from '../errors/codes.js';
-import type { ErrorCode } from '../errors/codes.js';
 import { EditList, rewrite } from '../otlp/rewriter.js';
 import { scanRequest } from '../otlp/scanner.js';
 import type { Signal } from '../otlp/signal.js';
@@ -8,6 +7,7 @@ import { WireIndex } from '../otlp/wire-index.js';
 import { WireError } from '../otlp/wire.js';
 import type { SelfMetrics } from '../telemetry/metrics.js';
 import type { Exporter, ExportOutcome, ExportRequest } from './contracts.js';
+import type { DeferredStage } from './deferred-stage.js';
 import type { Processor, ProcessorContext } from './processor.js';
 import { SYSTEM_CONTEXT } from './processor.js';
 
@@ -27,6 +27,8 @@ export interface PipelineOptions {
   /** Upper bound on bytes of requests being processed or exported at once. */
   readonly memoryLimitBytes: number;
   readonly context?: ProcessorContext;
+  /** Tail sampling: this signal's governed requests go to the stage, which exports them later. */
+  readonly deferred?: DeferredStage;
 }
 
 export interface Pipeline {
@@ -129,7 +131,11 @@ export function createPipeline(options: PipelineOptions): Pipeline {
       const governed = govern(signal, body);
       received = governed.received;
       span.setAttributes({ 'tollgate.items.received': received, 'tollgate.items.exported': governed.request.items });
-      if (governed.request.items > 0) await exportToAll(governed.request);
+      if (governed.request.items > 0 && options.deferred?.signal === signal) options.deferred.accept(governed.request);
+      else if (governed.request.items > 0) {
+        const failure = await exportToAll(governed.request);
+        if (failure) throw new TollgateError(failure.code, failure.reason);
+      }
       return { received, rejected: governed.rejected, message: governed.message };
     } catch (error) {
       if (error instanceof TollgateError) {
@@ -144,11 +150,18 @@ export function createPipeline(options: PipelineOptions): Pipeline {
     }
   }
 
-  async function exportToAll(request: ExportRequest): Promise<void> {
+  /** Exports to every exporter; the failure the client must hear, if any. */
+  async function exportToAll(request: ExportRequest): Promise<ExportFailure | undefined> {
     const outcomes = await Promise.all(exporters.map((exporter) => exporter.export(request)));
-    const failure = worstOutcome(outcomes);
-    if (failure) throw new TollgateError(failure.code, failure.reason);
+    return worstOutcome(outcomes);
   }
+
+  options.deferred?.start(async (request) => {
+    const failure = await exportToAll(request);
+    if (!failure) return { kind: 'accepted' };
+    if (failure.code === 'exporter_busy') return { kind: 'busy', reason: failure.reason };
+    return { kind: 'failed', retryable: failure.code === 'export_failed', reason: failure.reason };
+  });
 
   return {
     consume,
@@ -161,6 +174,8 @@ export function createPipeline(options: PipelineOptions): Pipeline {
           new Promise<void>((resolve) => setTimeout(resolve, Math.max(0, deadline - Date.now())).unref()),
         ]);
       }
+      // What the deferred stage still holds is decided and exported before the exporters stop.
+      await options.deferred?.flush(deadline);
       await Promise.all(exporters.map((exporter) => exporter.shutdown(deadline)));
     },
   };
@@ -178,8 +193,13 @@ function groupBySignal(processors: readonly Processor[]): Readonly<Record<Signal
  * The outcome the client hears when exporters disagree: a permanent rejection wins (retrying
  * cannot help), then a retryable failure, then a full queue.
  */
-function worstOutcome(outcomes: readonly ExportOutcome[]): { code: ErrorCode; reason: string } | undefined {
-  let worst: { code: ErrorCode; reason: string; rank: number } | undefined;
+interface ExportFailure {
+  readonly code: 'exporter_busy' | 'export_failed' | 'export_rejected';
+  readonly reason: string;
+}
+
+function worstOutcome(outcomes: readonly ExportOutcome[]): ExportFailure | undefined {
+  let worst: (ExportFailure & { rank: number }) | undefined;
   for (const outcome of outcomes) {
     if (outcome.kind === 'accepted') continue;
     const candidate =

@@ -40,6 +40,14 @@ export interface SelfMetrics {
   /** Sum of the adjusted counts of kept items: what they stand for. */
   readonly samplingAdjustedCount: Counter<'team' | 'signal'>;
   readonly samplingProbability: Gauge<'team' | 'signal'>;
+  /** Tail sampling: spans, traces and bytes waiting for their trace's decision. */
+  readonly tailBufferedSpans: Gauge;
+  readonly tailBufferedTraces: Gauge;
+  readonly tailBufferedBytes: Gauge;
+  /** path: buffered | late (trace already decided) | fallback (buffer full: head decision) | untraced (no trace id) */
+  readonly tailSpans: Counter<'path'>;
+  /** reason: wait (decision wait passed) | early (span cap reached) | shutdown */
+  readonly tailTracesDecided: Counter<'reason'>;
   /** outcome: ok | failed */
   readonly usageStoreFlushes: Counter<'outcome'>;
   /** How long each flush held the event loop (SQLite is synchronous): the cost requests may see. */
@@ -181,6 +189,25 @@ export function createSelfMetrics(options: { defaultMetrics?: boolean } = {}): S
       name: 'tollgate_usage_store_flush_duration_seconds',
       help: 'Time one usage store flush (one SQLite transaction) took; requests arriving meanwhile wait that long.',
       buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1],
+      registers,
+    }),
+    tailBufferedSpans: new Gauge({ name: 'tollgate_tail_buffered_spans', help: 'Spans held by tail sampling until their trace is decided.', registers }),
+    tailBufferedTraces: new Gauge({ name: 'tollgate_tail_buffered_traces', help: 'Traces held by tail sampling until their decision wait passes.', registers }),
+    tailBufferedBytes: new Gauge({
+      name: 'tollgate_tail_buffered_bytes',
+      help: 'Bytes held by tail sampling (spans, their resources and scopes, bookkeeping); never above processors.sampling.tail.max_buffered_bytes.',
+      registers,
+    }),
+    tailSpans: new Counter({
+      name: 'tollgate_tail_spans_total',
+      help: 'Spans taken by tail sampling, by path: buffered, late (their trace was already decided), fallback (buffer full: decided at once like a head sampler), untraced (no trace id).',
+      labelNames: ['path'],
+      registers,
+    }),
+    tailTracesDecided: new Counter({
+      name: 'tollgate_tail_traces_decided_total',
+      help: 'Traces decided by tail sampling, by reason: wait (decision wait passed), early (span cap reached), shutdown.',
+      labelNames: ['reason'],
       registers,
     }),
     reaggregatedPoints: new Counter({

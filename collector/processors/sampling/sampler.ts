@@ -1,18 +1,21 @@
-import type { CompiledAttributeCondition, CompiledRules, CompiledSamplingRule, CompiledTeam, CompiledTier } from '../../../rules/compiled.js';
+import type { CompiledRules, CompiledTeam, CompiledTier } from '../../../rules/compiled.js';
 import { appendAttribute, dropItem, encodeStringValue, replaceAttributeValue, setTraceState } from '../../otlp/edits.js';
 import type { EditList } from '../../otlp/rewriter.js';
 import { VALUE } from '../../otlp/wire-index.js';
 import type { WireIndex } from '../../otlp/wire-index.js';
-import { readDouble, readVarint } from '../../otlp/wire.js';
+import { readVarint } from '../../otlp/wire.js';
 import type { Processor } from '../../pipeline/processor.js';
-import { KeyDecisionCache } from '../attribute-policy/key-cache.js';
 import { teamsOfResourceGroups } from '../team-attribution.js';
 import { AdaptiveRate, visibilityKey } from './adaptive-rate.js';
 import type { VisibilityKey } from './adaptive-rate.js';
 import { ConsistentSampler, createDecision } from './decision.js';
 import type { SamplingDecision } from './decision.js';
 import { isValidTraceId, readLogRandomness } from './randomness.js';
+import { findAttribute, firstMatchingRule, samplingPlan } from './rule-match.js';
+import type { SamplingSignal } from './rule-match.js';
 import { MutableValue56, thresholdFromProbability } from './threshold.js';
+import { KEEP_WHOLE_TRACE, traceKey } from './trace-verdicts.js';
+import type { TraceVerdicts } from './trace-verdicts.js';
 import type { Threshold } from './threshold.js';
 
 /**
@@ -40,7 +43,7 @@ import type { Threshold } from './threshold.js';
  * In `mode: audit` (global) nothing is edited: decisions are made and counted as they would be.
  */
 
-export type SamplingSignal = 'traces' | 'logs';
+export type { SamplingSignal } from './rule-match.js';
 /** How an item was decided. */
 export type SamplingOutcome = 'kept' | 'dropped' | 'kept_by_rule' | 'dropped_by_rule' | 'kept_by_floor';
 
@@ -61,6 +64,14 @@ export interface SamplerOptions {
   /** Add `SampleRate` (integer "1 in N") to kept items that stand for more than one. */
   readonly sampleRateAttribute?: boolean;
   readonly observer?: SamplingObserver;
+  /** The signals this sampler decides (default both); in tail mode spans are decided by the tail sampler's own instance. */
+  readonly signals?: readonly SamplingSignal[];
+  /**
+   * Tail mode: decisions per trace. A trace with a KEEP_WHOLE_TRACE verdict has all its spans
+   * kept; one decided at a probability has its later spans decided at that probability; an
+   * undecided trace is decided at the team's probability, which is then remembered here.
+   */
+  readonly verdicts?: TraceVerdicts;
 }
 
 const SAMPLING_THRESHOLD_KEY = new TextEncoder().encode('sampling.threshold');
@@ -90,116 +101,6 @@ function encodeIntValue(value: number): Uint8Array {
   return Uint8Array.from(bytes);
 }
 
-// ─── Conditions ──────────────────────────────────────────────────────────────────────────────
-
-const cursor = { pos: 0 };
-
-/** The attribute row of `key` on `node` (compared as bytes: no string per attribute), or -1. */
-function findAttribute(ix: WireIndex, node: number, key: Uint8Array): number {
-  const buf = ix.buf;
-  for (let a = ix.nodeFirstAttr[node]; a >= 0; a = ix.attrNext[a]) {
-    const start = ix.attrKeyStart[a];
-    if (ix.attrKeyEnd[a] - start !== key.length) continue;
-    let equal = true;
-    for (let k = 0; k < key.length && equal; k++) equal = buf[start + k] === key[k];
-    if (equal) return a;
-  }
-  return -1;
-}
-
-/** The attribute's value as a number when it is an int or a double (int64 two's complement read exactly enough to compare). */
-function numericValue(ix: WireIndex, a: number): number | undefined {
-  const type = ix.attrValueType[a];
-  if (type === VALUE.DOUBLE) return readDouble(ix.buf, ix.attrValueStart[a]);
-  if (type !== VALUE.INT) return undefined;
-  cursor.pos = ix.attrValueStart[a];
-  const raw = readVarint(ix.buf, cursor, ix.attrValueEnd[a]);
-  return raw >= 2 ** 63 ? raw - 2 ** 64 : raw;
-}
-
-function conditionHolds(ix: WireIndex, node: number, condition: CompiledAttributeCondition, key: Uint8Array): boolean {
-  const a = findAttribute(ix, node, key);
-  if (condition.op === 'exists') return (a >= 0) === (condition.exists ?? true);
-  if (a < 0) return condition.op === 'not_equals';
-  const type = ix.attrValueType[a];
-  switch (condition.op) {
-    case 'matches':
-      return type === VALUE.STRING && condition.matcher !== undefined && condition.matcher.test(ix.text(ix.attrValueStart[a], ix.attrValueEnd[a]));
-    case 'equals':
-    case 'not_equals': {
-      const equal = valueEquals(ix, a, condition.value);
-      return condition.op === 'equals' ? equal : !equal;
-    }
-    default: {
-      const value = numericValue(ix, a);
-      const bound = condition.value as number;
-      if (value === undefined) return false;
-      if (condition.op === 'gt') return value > bound;
-      if (condition.op === 'gte') return value >= bound;
-      if (condition.op === 'lt') return value < bound;
-      return value <= bound;
-    }
-  }
-}
-
-function valueEquals(ix: WireIndex, a: number, expected: string | number | boolean | undefined): boolean {
-  const type = ix.attrValueType[a];
-  if (typeof expected === 'string') return type === VALUE.STRING && ix.text(ix.attrValueStart[a], ix.attrValueEnd[a]) === expected;
-  if (typeof expected === 'number') return numericValue(ix, a) === expected;
-  if (typeof expected === 'boolean') return type === VALUE.BOOL && (ix.buf[ix.attrValueStart[a]] !== 0) === expected;
-  return false;
-}
-
-/** A rule with its attribute keys as bytes, built once per rules object. */
-interface PlannedRule {
-  readonly rule: CompiledSamplingRule;
-  readonly keys: readonly Uint8Array[];
-  /**
-   * The span-name verdict per distinct name, remembered by the name's bytes: span names repeat,
-   * and decoding each one and running a glob over it was half of the sampler's cost.
-   */
-  readonly spanNames: KeyDecisionCache | undefined;
-  /** Decides a name the cache has not seen (made once, so the hot path allocates no closure). */
-  readonly decideName: (name: string) => number;
-}
-
-const NAME_MATCHES = 1;
-const NAME_DIFFERS = 2;
-
-const plans = new WeakMap<CompiledRules, readonly PlannedRule[]>();
-
-function planOf(rules: CompiledRules): readonly PlannedRule[] {
-  let plan = plans.get(rules);
-  if (!plan) {
-    const encoder = new TextEncoder();
-    plan = rules.sampling.map((rule) => ({
-      rule,
-      keys: rule.attributes.map((c) => encoder.encode(c.key)),
-      spanNames: rule.spanName === undefined ? undefined : new KeyDecisionCache(1024),
-      decideName: (name: string) => (rule.spanName?.test(name) ? NAME_MATCHES : NAME_DIFFERS),
-    }));
-    plans.set(rules, plan);
-  }
-  return plan;
-}
-
-/** The first rule that applies to item `i` of this signal and team. The rules end with a catch-all, so there always is one. */
-function firstMatchingRule(ix: WireIndex, plan: readonly PlannedRule[], signal: SamplingSignal, team: number, i: number): CompiledSamplingRule {
-  const node = ix.itemNode[i];
-  for (const { rule, keys, spanNames, decideName } of plan) {
-    if (!rule.signals.has(signal)) continue;
-    if (rule.teams !== undefined && !rule.teams.has(team)) continue;
-    if (rule.statusError && ix.itemStatus[i] !== 2) continue;
-    if (rule.minDurationNs !== undefined && ix.itemEndTime[i] - ix.itemTime[i] < rule.minDurationNs) continue;
-    if (spanNames !== undefined && spanNames.get(ix.buf, ix.itemNameStart[i], ix.itemNameEnd[i], decideName) !== NAME_MATCHES) continue;
-    if (rule.minSeverityNumber !== undefined && ix.itemKind[i] < rule.minSeverityNumber) continue;
-    let all = true;
-    for (let c = 0; c < rule.attributes.length && all; c++) all = conditionHolds(ix, node, rule.attributes[c], keys[c]);
-    if (all) return rule;
-  }
-  return plan[plan.length - 1].rule;
-}
-
 // ─── The processor ───────────────────────────────────────────────────────────────────────────
 
 /** Outcome codes of the per-request plan (indices into OUTCOMES). */
@@ -213,7 +114,11 @@ const OUTCOMES: readonly SamplingOutcome[] = ['dropped_by_rule', 'kept_by_rule',
 /** Thresholds made from probabilities, kept for reuse (log severities alternate between a few probabilities). */
 const THRESHOLD_MEMO_LIMIT = 64;
 
+const cursor = { pos: 0 };
+
 export function createSamplingProcessor(options: SamplerOptions): Processor {
+  const verdicts = options.verdicts;
+  const signals = options.signals ?? (['traces', 'logs'] as const);
   const sampler = new ConsistentSampler();
   const decision: SamplingDecision = createDecision();
   const randomness = new MutableValue56();
@@ -310,10 +215,10 @@ export function createSamplingProcessor(options: SamplerOptions): Processor {
 
   function process(ix: WireIndex, edits: EditList): undefined {
     const signal = ix.signal;
-    if ((signal !== 'traces' && signal !== 'logs') || ix.itemCount === 0) return undefined;
+    if ((signal !== 'traces' && signal !== 'logs') || !signals.includes(signal) || ix.itemCount === 0) return undefined;
     requestNow = options.clock();
     const rules = options.rules();
-    const plan = planOf(rules);
+    const plan = samplingPlan(rules);
     const enforce = rules.mode === 'enforce';
     const teamCount = rules.teams.length;
     teamsOfGroups = teamsOfResourceGroups(ix, rules, teamsOfGroups);
@@ -351,16 +256,23 @@ export function createSamplingProcessor(options: SamplerOptions): Processor {
         note(signal, i, KEPT_BY_RULE);
         continue;
       }
+      const traceId = traceIdOf(ix, i);
+      const verdict = verdicts !== undefined && traceId >= 0 ? verdicts.get(ix.buf, traceId) : undefined;
+      if (verdict === KEEP_WHOLE_TRACE) {
+        sampler.forceKeep(incoming, decision);
+        note(signal, i, KEPT_BY_RULE);
+        continue;
+      }
       const rate = (rateOfTeam[team.index] ??= rateOf(team.name, signal));
       // Only what the rate decides is counted: spans a rule drops (health checks) or keeps
       // (errors) would otherwise push the probability of the rest below what the budget allows.
       rate.record(1);
       const tier = rules.tiers.get(team.tier);
       const budgets = team.budgets;
-      const traceId = traceIdOf(ix, i);
       const tierP = tier === undefined ? 1 : signal === 'traces' || (tier.logsFollowTraces && traceId >= 0) ? tier.traceProbability : logProbability(tier, ix.itemKind[i]);
       const budget = signal === 'traces' ? budgets.maxSpansPerSecond : budgets.maxLogRecordsPerSecond;
-      const p = rate.effectiveProbability(tierP, budget);
+      const p = verdict ?? rate.effectiveProbability(tierP, budget);
+      if (verdicts !== undefined && traceId >= 0 && verdict === undefined) verdicts.set(ix.buf, traceId, p);
       const ours = thresholdOf(p);
       probabilityOfTeam[team.index] = ours.probability;
       decide(ix, i, traceId, incoming, ours);
@@ -374,7 +286,9 @@ export function createSamplingProcessor(options: SamplerOptions): Processor {
         // The first trace of this (service, span name) in the interval: kept as a keep-all item.
         sampler.forceKeep(incoming, decision);
         note(signal, i, KEPT_BY_FLOOR);
-        if (traceId >= 0) (floorTraces ??= new Set()).add(traceIdKey(ix, traceId));
+        if (traceId >= 0) (floorTraces ??= new Set()).add(traceKey(ix.buf, traceId));
+        // Its spans still to come (tail mode: in later decisions) are kept too.
+        if (traceId >= 0) verdicts?.set(ix.buf, traceId, KEEP_WHOLE_TRACE);
       } else {
         outcomes[i] = DROPPED;
         adjusted[i] = 0;
@@ -387,7 +301,7 @@ export function createSamplingProcessor(options: SamplerOptions): Processor {
       for (let i = 0; i < ix.itemCount; i++) {
         if (outcomes[i] !== DROPPED) continue;
         const traceId = traceIdOf(ix, i);
-        if (traceId < 0 || !floorTraces.has(traceIdKey(ix, traceId))) continue;
+        if (traceId < 0 || !floorTraces.has(traceKey(ix.buf, traceId))) continue;
         sampler.forceKeep(traceStateOf(ix, i), decision);
         note(signal, i, KEPT_BY_FLOOR);
       }
@@ -460,7 +374,7 @@ export function createSamplingProcessor(options: SamplerOptions): Processor {
     for (let t = 0; t < teamCount; t++) if (!Number.isNaN(probabilityOfTeam[t])) observer.onProbability(rules.teams[t].name, signal, probabilityOfTeam[t]);
   }
 
-  return { name: 'sampling', signals: ['traces', 'logs'], process };
+  return { name: 'sampling', signals: [...signals], process };
 }
 
 /** Replaces the value of attribute `key` of `owner` when it has one (keys are unique), else adds it. */
@@ -468,8 +382,4 @@ function setAttribute(ix: WireIndex, edits: EditList, owner: number, key: Uint8A
   const a = findAttribute(ix, owner, key);
   if (a >= 0) replaceAttributeValue(ix, edits, a, anyValue);
   else appendAttribute(ix, edits, owner, key, anyValue);
-}
-
-function traceIdKey(ix: WireIndex, offset: number): string {
-  return Buffer.from(ix.buf.buffer, ix.buf.byteOffset + offset, 16).toString('latin1');
 }

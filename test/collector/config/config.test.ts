@@ -36,7 +36,11 @@ const DEFAULT_EXPECTED: TollgateConfig = {
   processors: {
     attribute_policy: { hash_key: 'tollgate-default-hash-key', hash_length: 16 },
     cardinality: { report_drops: false, sweep_interval: 30_000, snapshot_interval: 60_000, max_tracked_series_per_team: 4_000_000, max_label_trackers: 10_000 },
-    sampling: { sample_rate_attribute: false },
+    sampling: {
+      sample_rate_attribute: false,
+      mode: 'head',
+      tail: { decision_wait: 5000, max_spans_per_trace: 1000, max_buffered_bytes: 64 * MiB, decision_cache_size: 100_000, max_backlog_bytes: 32 * MiB },
+    },
   },
   usage_store: { flush_interval: 10_000, minute_retention_days: 7, hourly_retention_days: 90 },
   limits: { memory_limit: 512 * MiB, max_concurrent_requests: 256 },
@@ -95,7 +99,7 @@ exporters:
     sending_queue: { max_in_flight_bytes: 1GiB, queue_size: 2 }
 processors:
   cardinality: { report_drops: true, sweep_interval: 5s, snapshot_interval: 2m, max_tracked_series_per_team: 1000, max_label_trackers: 0 }
-  sampling: { sample_rate_attribute: true }
+  sampling: { sample_rate_attribute: true, mode: tail, tail: { decision_wait: 2s, max_spans_per_trace: 50, max_buffered_bytes: 1MiB, decision_cache_size: 10, max_backlog_bytes: 2MiB } }
 usage_store: { flush_interval: 500ms, minute_retention_days: 2, hourly_retention_days: 30 }
 limits:
   memory_limit: 1GiB
@@ -142,7 +146,11 @@ test('a full example: every key set, units converted, signal URLs and file paths
     processors: {
       attribute_policy: { hash_key: 'tollgate-default-hash-key', hash_length: 16 },
       cardinality: { report_drops: true, sweep_interval: 5000, snapshot_interval: 120_000, max_tracked_series_per_team: 1000, max_label_trackers: 0 },
-      sampling: { sample_rate_attribute: true },
+      sampling: {
+        sample_rate_attribute: true,
+        mode: 'tail',
+        tail: { decision_wait: 2000, max_spans_per_trace: 50, max_buffered_bytes: MiB, decision_cache_size: 10, max_backlog_bytes: 2 * MiB },
+      },
     },
     usage_store: { flush_interval: 500, minute_retention_days: 2, hourly_retention_days: 30 },
     limits: { memory_limit: 1024 * MiB, max_concurrent_requests: 32 },
@@ -349,7 +357,17 @@ type ExpectedConfig = {
       readonly max_tracked_series_per_team: number;
       readonly max_label_trackers: number;
     };
-    readonly sampling: { readonly sample_rate_attribute: boolean };
+    readonly sampling: {
+      readonly sample_rate_attribute: boolean;
+      readonly mode: 'head' | 'tail';
+      readonly tail: {
+        readonly decision_wait: number;
+        readonly max_spans_per_trace: number;
+        readonly max_buffered_bytes: number;
+        readonly decision_cache_size: number;
+        readonly max_backlog_bytes: number;
+      };
+    };
   };
   readonly usage_store: { readonly flush_interval: number; readonly minute_retention_days: number; readonly hourly_retention_days: number };
   readonly limits: { readonly memory_limit: number; readonly max_concurrent_requests: number };
