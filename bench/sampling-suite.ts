@@ -19,10 +19,11 @@ import { SHOP_SERVICES, shopTracesRequest, shopTracesRequestObject } from './wor
 /**
  * `sampling`: the traces chain of the pipeline, in this (pinned) process, on requests of 500
  * spans from seven services of four teams (`shopTracesRequest`, 10 attributes a span):
- * scan → attribute policy (the default rules' redact and truncate policies) → re-scan if the
- * policy edited → sampling (keep errors, server errors and slow spans, drop health checks,
- * sample the rest by tier and budget) → rewrite, all enforced. Reports spans/s, and the same
- * chain without attribute policies (what the sampler costs on its own).
+ * scan → sampling (keep errors, server errors and slow spans, drop health checks, sample the
+ * rest by tier and budget) → rewrite and re-scan if it edited → attribute policy (the default
+ * rules' redact and truncate policies) on what is left → rewrite, all enforced — the order of
+ * collector/governance.ts. Reports spans/s, and the same chain without attribute policies (what
+ * the sampler costs on its own).
  *
  * The sampler's clock is simulated: each request advances it by 500 spans' worth of a steady
  * 100,000 spans/s, so the budget-adaptive rate sees the same traffic however fast this machine
@@ -137,8 +138,8 @@ function createChain(rulesYaml = SAMPLING_BENCH_RULES): Chain {
     govern(request) {
       simulatedMs += requestMs;
       scanRequest(index, 'traces', request);
-      const policed = run(policy, request, true);
-      return run(sampling, policed, false);
+      const sampled = run(sampling, request, true);
+      return run(policy, sampled, false);
     },
   };
 }
@@ -162,6 +163,7 @@ export function runSamplingSuite(): Figure[] {
   const result = measureCase({ name: 'scan + attribute policy + sampling + rewrite', run: cycle(chain) });
   const bareResult = measureCase({ name: 'scan + sampling + rewrite (no attribute policies)', run: cycle(bare) });
   const spansPerSecond = median(result.requestsPerSecond) * SPANS;
+  const spansPerCpuSecond = median(result.requestsPerCpuSecond) * SPANS;
   const bareSpansPerSecond = median(bareResult.requestsPerSecond) * SPANS;
   const { tally } = chain;
   const total = tally.total();
@@ -176,6 +178,7 @@ export function runSamplingSuite(): Figure[] {
     ['figure', 'value'],
     [
       ['spans/s', formatInteger(spansPerSecond)],
+      ['spans per second of own CPU time', formatInteger(spansPerCpuSecond)],
       ['range over rounds (spans/s)', `${formatInteger(Math.min(...result.requestsPerSecond) * SPANS)}–${formatInteger(Math.max(...result.requestsPerSecond) * SPANS)}`],
       ['µs per request', formatFixed(1_000_000 / median(result.requestsPerSecond), 1)],
       ['MB/s in', formatFixed(toMegabytes(median(result.requestsPerSecond) * bytes), 1)],
@@ -192,7 +195,14 @@ export function runSamplingSuite(): Figure[] {
   return [
     {
       suite: SUITE,
-      name: 'scan + policy + sampling + rewrite, spans/s',
+      name: 'scan + sampling + policy + rewrite, spans per own-CPU second',
+      value: spansPerCpuSecond,
+      display: formatInteger(spansPerCpuSecond),
+      target: { op: '>=', value: TARGET_SPANS_PER_SECOND, text: `≥ ${formatInteger(TARGET_SPANS_PER_SECOND)}` },
+    },
+    {
+      suite: SUITE,
+      name: 'scan + sampling + policy + rewrite, spans/s',
       value: spansPerSecond,
       display: formatInteger(spansPerSecond),
       target: { op: '>=', value: TARGET_SPANS_PER_SECOND, text: `≥ ${formatInteger(TARGET_SPANS_PER_SECOND)}` },

@@ -32,6 +32,11 @@ export interface Case {
 export interface CaseResult {
   readonly name: string;
   readonly requestsPerSecond: readonly number[];
+  /**
+   * Requests per second of this process's own CPU time, per round: what one core does when it is
+   * not shared. Unlike the wall-clock rate it barely moves when other processes take the core.
+   */
+  readonly requestsPerCpuSecond: readonly number[];
   /** The largest share of this core other processes took in any round, %. */
   readonly otherLoadPercent: number;
 }
@@ -128,6 +133,7 @@ export function measureCase(c: Case): CaseResult {
   const warmupEnd = performance.now() + WARMUP_MS;
   while (performance.now() < warmupEnd) checksum += c.run();
   const requestsPerSecond: number[] = [];
+  const requestsPerCpuSecond: number[] = [];
   const core = createCoreMeter(BENCH_CORE);
   let otherLoadPercent = 0;
   for (let round = 0; round < ROUNDS; round++) {
@@ -143,10 +149,12 @@ export function measureCase(c: Case): CaseResult {
       elapsed = performance.now() - start;
     }
     requestsPerSecond.push((iterations * 1000) / elapsed);
-    otherLoadPercent = Math.max(otherLoadPercent, core.end(ownCpuSeconds() - cpuAtStart).otherPercent);
+    const cpuSeconds = ownCpuSeconds() - cpuAtStart;
+    requestsPerCpuSecond.push(iterations / cpuSeconds);
+    otherLoadPercent = Math.max(otherLoadPercent, core.end(cpuSeconds).otherPercent);
   }
   if (checksum === 0) throw new Error(`${c.name} did no work`);
-  return { name: c.name, requestsPerSecond, otherLoadPercent };
+  return { name: c.name, requestsPerSecond, requestsPerCpuSecond, otherLoadPercent };
 }
 
 export function printWireTable(results: readonly CaseResult[], points: number, requestBytes: number, title = 'wire'): void {

@@ -54,7 +54,7 @@ export interface ActionCount {
 }
 
 export interface Governance {
-  /** In pipeline order: attribute policy, cardinality budgets (on what the policies left), sampling of spans and logs, then re-aggregation of series made equal. */
+  /** In pipeline order: sampling of spans and log records, attribute policies, cardinality budgets (on what the policies left), then re-aggregation of series made equal. */
   readonly processors: readonly Processor[];
   /** Tail mode: the stage that holds spans until their trace is decided. */
   readonly deferred: DeferredStage | undefined;
@@ -202,7 +202,10 @@ export function startGovernance(options: GovernanceOptions): Governance {
   flushActionCounts.unref();
 
   return {
-    processors: [attributePolicy, budgets.processor, sampling, reaggregation],
+    // Spans and log records are sampled before the attribute policies: the policies then work on
+    // what is forwarded only (most spans are dropped), and keep rules see the values as sent.
+    // Metrics: attribute policies, then budgets on what the policies left, then re-aggregation.
+    processors: [sampling, attributePolicy, budgets.processor, reaggregation],
     deferred,
     budgets,
     rules: () => watcher.current(),
