@@ -98,7 +98,7 @@ function writeInstance(request: Uint8Array, offset: number, value: number): void
 }
 
 /** Heap + array buffers now, after a full collection when one can be forced. */
-function usedBytes(gc: (() => void) | undefined): number {
+export function usedBytes(gc: (() => void) | undefined): number {
   // Twice: the first collection can leave garbage that only the second one frees (weak and finalizable objects).
   gc?.();
   gc?.();
@@ -106,7 +106,7 @@ function usedBytes(gc: (() => void) | undefined): number {
   return usage.heapUsed + usage.arrayBuffers;
 }
 
-function exposeGc(): (() => void) | undefined {
+export function exposeGc(): (() => void) | undefined {
   try {
     setFlagsFromString('--expose-gc');
     return runInNewContext('gc') as () => void;

@@ -5,6 +5,7 @@ import { NO_GOVERNANCE_RULES, runE2eHttpSuite } from './e2e-http-suite.js';
 import { runBudgetSuite } from './budget-suite.js';
 import { runPolicySuite } from './policy-suite.js';
 import { runSamplingSuite } from './sampling-suite.js';
+import { runTailSuite } from './tail-suite.js';
 import { BENCH_CORE, canPin, isPinnedTo, printMachine } from './machine.js';
 import type { Figure } from './report.js';
 import { printSummary } from './report.js';
@@ -27,6 +28,7 @@ const SUITES: Readonly<Record<string, (options: RunOptions) => Figure[] | Promis
   policy: () => runPolicySuite(),
   budget: () => runBudgetSuite(),
   sampling: () => runSamplingSuite(),
+  tail: () => runTailSuite(),
   'e2e-http': (options) => runE2eHttpSuite({ profileDir: options.profileDir, rulesYaml: NO_GOVERNANCE_RULES }),
   'e2e-http-default-rules': (options) => runE2eHttpSuite({ profileDir: options.profileDir, suite: 'e2e-http (default rules)' }),
   // The usage store flushing every second versus not during the run: SQLite writes must not show in the request latency.
@@ -37,7 +39,7 @@ const SUITES: Readonly<Record<string, (options: RunOptions) => Figure[] | Promis
 };
 
 /** What a bare `npm run bench` runs: every figure an issue sets a target for, within the run limit. */
-const DEFAULT_SUITES = ['wire', 'policy', 'budget', 'sampling', 'e2e-http', 'e2e-http-default-rules'] as const;
+const DEFAULT_SUITES = ['wire', 'policy', 'budget', 'sampling', 'tail', 'e2e-http', 'e2e-http-default-rules'] as const;
 
 /** Set in the re-executed child, so that a machine where pinning silently fails cannot loop. */
 const PINNED_ENV = 'TOLLGATE_BENCH_PINNED';

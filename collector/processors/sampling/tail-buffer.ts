@@ -68,8 +68,8 @@ export interface IngestResult {
 }
 
 /** Rough per-object costs of the JS heap, so the byte bound covers bookkeeping too. */
-const SPAN_OVERHEAD_BYTES = 80;
-const TRACE_OVERHEAD_BYTES = 200;
+const SPAN_OVERHEAD_BYTES = 220;
+const TRACE_OVERHEAD_BYTES = 300;
 const ENVELOPE_OVERHEAD_BYTES = 120;
 
 /** ResourceSpans.scope_spans and ScopeSpans.spans: the children left out of an envelope. */
