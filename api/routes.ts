@@ -13,6 +13,7 @@ import type { ReloadReport } from '../rules/watcher.js';
 import type { Principal, TokenEntry } from './auth.js';
 import type { RateLimit } from './rate-limit.js';
 import { canSee } from './auth.js';
+import { checkBody, runApiCheck } from './check.js';
 import { InputError, cardinalityQuery, exceptionBody, noQuery, parseBody, parseQuery, rulesValidateBody, usageQuery, violationsQuery } from './query.js';
 import { lintRulesText } from './rules-lint.js';
 import { budgetView, exceptionView, rulesForTeam, teamSummaryView, topLabelsView, topMetricsView, usageView, violationsView } from './views.js';
@@ -249,6 +250,32 @@ export const API_ROUTES: readonly ApiRoute[] = [
     query: noQuery,
     body: rulesValidateBody,
     handle: (_context, _query, body) => lintRulesText(body.rules),
+  }),
+  route({
+    method: 'post',
+    path: '/check',
+    operationId: 'checkSample',
+    summary:
+      'Checks a sample (OTLP/JSON requests and/or Prometheus text) against the rules in force as `tollgate check` does: attribute policies, series and label caps, ' +
+      'each team\'s projected active series (current usage from the usage store plus the sample), and an optional baseline. Answers the JSON report; `passed` is the verdict. ' +
+      'A team token sees its own team\'s findings only.',
+    access: 'team',
+    query: noQuery,
+    body: checkBody,
+    handle: ({ rules, principal, deps, now }, _query, body) =>
+      runApiCheck(
+        {
+          rules,
+          canSee: (team) => canSee(principal, team),
+          usageOf: (name) => {
+            const team = rules.teams.find((t) => t.name === name);
+            const line = team ? deps.reader.teamBudgetStatus(name, effectiveBudgets(team, deps, now)).metrics : undefined;
+            return { usage: line?.usage ?? 0, limit: line?.limit ?? null };
+          },
+          now,
+        },
+        body,
+      ),
   }),
   route({
     method: 'post',

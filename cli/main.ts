@@ -4,6 +4,8 @@ import type { ParseArgsConfig } from 'node:util';
 import { ConfigError, DEFAULT_CONFIG_YAML, loadConfig } from '../collector/config/config.js';
 import { createLogger } from '../collector/telemetry/logger.js';
 import { startSelfTracing } from '../collector/telemetry/self-tracing.js';
+import { runBudget } from './budget.js';
+import { processCheckIo, runCheckCommand } from './check.js';
 import { runLint } from './lint.js';
 import { serve } from './serve.js';
 import { VERSION } from './version.js';
@@ -18,6 +20,10 @@ Usage:
   tollgate config default                         print the embedded default config
   tollgate config check FILE                      validate a config file
   tollgate lint [--format human|json] RULES...    validate governance rules files (for CI)
+  tollgate check [--rules FILE] --otlp|--prom|--scrape ... [--format FMT[=PATH]]...
+                                                  check telemetry against the rules (CI gate; --help for all options)
+  tollgate budget --api URL --team T [--fail-above 0.9]
+                                                  a team's metrics budget from a running Tollgate
   tollgate version
 
 Exit codes: 0 ok, 1 error, 2 usage error, 3 findings.`;
@@ -33,6 +39,10 @@ async function main(argv: readonly string[]): Promise<number> {
       return runConfig(rest);
     case 'lint':
       return runLint(rest, process);
+    case 'check':
+      return runCheckCommand(rest, processCheckIo());
+    case 'budget':
+      return runBudget(rest, { stdout: process.stdout, stderr: process.stderr, env: process.env, fetch });
     case 'version':
     case '--version':
       console.log(VERSION);

@@ -35,6 +35,7 @@ const MATRIX: Readonly<Record<string, Readonly<Record<Caller, number>>>> = {
   'DELETE /teams/{team}/exceptions/{id}': { none: 401, wrong: 401, 'other team': 403, 'own team': 403, admin: 200 },
   'GET /rules': { none: 401, wrong: 401, 'other team': 200, 'own team': 200, admin: 200 },
   'POST /rules/validate': { none: 401, wrong: 401, 'other team': 200, 'own team': 200, admin: 200 },
+  'POST /check': { none: 401, wrong: 401, 'other team': 200, 'own team': 200, admin: 200 },
   'POST /admin/reload': { none: 401, wrong: 401, 'other team': 403, 'own team': 403, admin: 200 },
   'GET /openapi.json': { none: 200, wrong: 200, 'other team': 200, 'own team': 200, admin: 200 },
 };
@@ -58,7 +59,7 @@ test('every route × {no token, wrong token, other team, own team, admin}', asyn
   for (const [key, expected] of Object.entries(MATRIX)) {
     const [method, path] = key.split(' ');
     for (const [caller, status] of Object.entries(expected) as [Caller, number][]) {
-      const body = path === '/rules/validate' ? { rules: 'version: 1\n' } : method === 'PUT' ? EXCEPTION_BODY : undefined;
+      const body = path === '/rules/validate' ? { rules: 'version: 1\n' } : path === '/check' ? { prometheus: 'up 1\n' } : method === 'PUT' ? EXCEPTION_BODY : undefined;
       const response = await api.request(method, `/api/v1${path.replace('{team}', 'checkout').replace('{id}', 'matrix')}`, TOKEN_OF[caller], body);
       if (response.status !== status) failures.push(`${key} as ${caller}: ${response.status}, expected ${status}`);
       assert.equal(response.headers.get('cache-control'), 'no-store', `${key} as ${caller}`);
