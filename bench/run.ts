@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { parseArgs } from 'node:util';
 import { startWatchdog } from './children.js';
 import { NO_GOVERNANCE_RULES, runE2eHttpSuite } from './e2e-http-suite.js';
+import { runAggregateSuite } from './aggregate-suite.js';
 import { runBudgetSuite } from './budget-suite.js';
 import { runPolicySuite } from './policy-suite.js';
 import { runSamplingSuite } from './sampling-suite.js';
@@ -29,6 +30,8 @@ const SUITES: Readonly<Record<string, (options: RunOptions) => Figure[] | Promis
   budget: () => runBudgetSuite(),
   sampling: () => runSamplingSuite(),
   tail: () => runTailSuite(),
+  // What one global-budgets aggregator can take (teams × sidecars), on its pure core; not a default suite.
+  aggregate: () => runAggregateSuite(),
   'e2e-http': (options) => runE2eHttpSuite({ profileDir: options.profileDir, rulesYaml: NO_GOVERNANCE_RULES }),
   'e2e-http-default-rules': (options) => runE2eHttpSuite({ profileDir: options.profileDir, suite: 'e2e-http (default rules)' }),
   // The usage store flushing every second versus not during the run: SQLite writes must not show in the request latency.

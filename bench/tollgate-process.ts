@@ -1,6 +1,6 @@
 import { execFileSync, spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -29,6 +29,12 @@ export interface TollgateOptions {
   readonly rulesYaml?: string;
   /** More top-level config (YAML), appended to the bench config. */
   readonly extraConfig?: string;
+  /** More keys under `api:` (YAML lines indented by two spaces), e.g. `tokens`. */
+  readonly apiConfig?: string;
+  /** Fills the data directory before Tollgate starts (e.g. with a prepared usage store). */
+  readonly prepareDataDir?: (dataDir: string) => void;
+  /** How long to wait for /readyz (default 15 s); a large usage store is integrity-checked at open. */
+  readonly readyTimeoutMs?: number;
 }
 
 export interface MemoryReading {
@@ -61,7 +67,12 @@ export async function startTollgate(options: TollgateOptions): Promise<TollgateP
     rulesFile = join(workDir, 'rules.yaml');
     writeFileSync(rulesFile, options.rulesYaml);
   }
-  writeFileSync(configFile, benchConfig(workDir, httpPort, apiPort, options.downstream, rulesFile) + (options.extraConfig ?? ''));
+  writeFileSync(configFile, benchConfig(workDir, httpPort, apiPort, options.downstream, rulesFile, options.apiConfig ?? '') + (options.extraConfig ?? ''));
+  if (options.prepareDataDir) {
+    const dataDir = join(workDir, 'data');
+    mkdirSync(dataDir, { recursive: true });
+    options.prepareDataDir(dataDir);
+  }
 
   const nodeArgs = options.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${options.profileDir}`] : [];
   const { command, args } = pinnedCommand(SERVICE_CORE, process.execPath, [...nodeArgs, CLI_MAIN, 'serve', '--config', configFile]);
@@ -76,7 +87,7 @@ export async function startTollgate(options: TollgateOptions): Promise<TollgateP
 
   const apiUrl = `http://127.0.0.1:${apiPort}`;
   try {
-    await waitUntilReady(child, apiUrl, () => stderrText);
+    await waitUntilReady(child, apiUrl, () => stderrText, options.readyTimeoutMs ?? READY_TIMEOUT_MS);
   } catch (error) {
     await stopChild(child);
     rmSync(workDir, { recursive: true, force: true });
@@ -102,7 +113,7 @@ export async function startTollgate(options: TollgateOptions): Promise<TollgateP
  * measure), no compression to the sink (gzip would measure zlib), warn-level logs so that the
  * log is quiet unless something goes wrong. Everything else is the shipped default.
  */
-function benchConfig(workDir: string, httpPort: number, apiPort: number, downstream: string, rulesFile: string | undefined): string {
+function benchConfig(workDir: string, httpPort: number, apiPort: number, downstream: string, rulesFile: string | undefined, apiConfig: string): string {
   return `data_dir: ${join(workDir, 'data')}
 rules: ${rulesFile ?? 'null'}
 receivers:
@@ -118,7 +129,7 @@ exporters:
     compression: none
 api:
   endpoint: 127.0.0.1:${apiPort}
-shutdown:
+${apiConfig}shutdown:
   drain_timeout: 2s
 telemetry:
   logs:
@@ -127,7 +138,7 @@ telemetry:
 }
 
 /** A port the kernel just handed out and released; loopback-only, so a collision is unlikely and would fail loudly. */
-function freePort(): Promise<number> {
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.once('error', reject);
@@ -143,8 +154,8 @@ function freePort(): Promise<number> {
  * Polls /readyz rather than waiting for the "Tollgate started" log line: at the warn level the
  * bench uses, that info line is not written.
  */
-async function waitUntilReady(child: ChildProcess, apiUrl: string, stderr: () => string): Promise<void> {
-  const deadline = Date.now() + READY_TIMEOUT_MS;
+async function waitUntilReady(child: ChildProcess, apiUrl: string, stderr: () => string, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (child.exitCode !== null || child.signalCode !== null) {
       throw new Error(`tollgate exited before it was ready (${child.exitCode ?? child.signalCode}):\n${stderr()}`);
@@ -157,10 +168,10 @@ async function waitUntilReady(child: ChildProcess, apiUrl: string, stderr: () =>
     }
     await sleep(50);
   }
-  throw new Error(`tollgate was not ready within ${READY_TIMEOUT_MS} ms:\n${stderr()}`);
+  throw new Error(`tollgate was not ready within ${timeoutMs} ms:\n${stderr()}`);
 }
 
-async function stopChild(child: ChildProcess): Promise<void> {
+export async function stopChild(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   child.kill('SIGTERM');
@@ -169,7 +180,7 @@ async function stopChild(child: ChildProcess): Promise<void> {
   clearTimeout(timer);
 }
 
-function readMemory(pid: number): MemoryReading {
+export function readMemory(pid: number): MemoryReading {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   const kilobytes = (field: string): number => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? Number.NaN);
   return { rssBytes: kilobytes('VmRSS') * 1024, peakRssBytes: kilobytes('VmHWM') * 1024 };
@@ -189,7 +200,7 @@ function clockTicks(): number {
 }
 
 /** utime + stime from /proc/<pid>/stat (fields 14 and 15, counted after the parenthesised command name). */
-function readCpuSeconds(pid: number): number {
+export function readCpuSeconds(pid: number): number {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return (Number(fields[11]) + Number(fields[12])) / clockTicks();

@@ -6,6 +6,7 @@ import { createLogger } from '../collector/telemetry/logger.js';
 import { startSelfTracing } from '../collector/telemetry/self-tracing.js';
 import { runBudget } from './budget.js';
 import { processCheckIo, runCheckCommand } from './check.js';
+import { aggregate } from './aggregate.js';
 import { runLint } from './lint.js';
 import { serve } from './serve.js';
 import { VERSION } from './version.js';
@@ -17,6 +18,7 @@ const USAGE = `tollgate ${VERSION} — observability cost governance for OpenTel
 
 Usage:
   tollgate serve [--config FILE] [--rules FILE]   run the OTLP sidecar (embedded default without --config)
+  tollgate aggregate --config FILE [--rules FILE] merge sidecars' usage into global budgets (needs global_budgets)
   tollgate config default                         print the embedded default config
   tollgate config check FILE                      validate a config file
   tollgate lint [--format human|json] RULES...    validate governance rules files (for CI)
@@ -35,6 +37,8 @@ async function main(argv: readonly string[]): Promise<number> {
   switch (command) {
     case 'serve':
       return runServe(rest);
+    case 'aggregate':
+      return runAggregate(rest);
     case 'config':
       return runConfig(rest);
     case 'lint':
@@ -78,7 +82,16 @@ async function runServe(args: readonly string[]): Promise<number> {
     running.governance.reload();
   };
   process.on('SIGHUP', onHangup);
-  await new Promise<void>((resolve) => {
+  await shutdownSignal(logger);
+  process.off('SIGHUP', onHangup);
+  await running.stop();
+  await tracing?.shutdown();
+  return EXIT.OK;
+}
+
+/** Resolves on the first SIGTERM or SIGINT. */
+function shutdownSignal(logger: ReturnType<typeof createLogger>): Promise<void> {
+  return new Promise<void>((resolve) => {
     const onSignal = (signal: NodeJS.Signals): void => {
       logger.info('signal received, shutting down', { signal });
       process.off('SIGTERM', onSignal);
@@ -88,9 +101,21 @@ async function runServe(args: readonly string[]): Promise<number> {
     process.on('SIGTERM', onSignal);
     process.on('SIGINT', onSignal);
   });
+}
+
+async function runAggregate(args: readonly string[]): Promise<number> {
+  const { values } = parseFlags(args, { config: { type: 'string', short: 'c' }, rules: { type: 'string', short: 'r' } });
+  if (values.config === undefined) throw new UsageError('tollgate aggregate needs --config FILE (with a global_budgets section)');
+  const config = loadConfig(values.config);
+  const logger = createLogger(config.telemetry.logs.level);
+  const running = await aggregate(config, logger, { rulesPath: values.rules, configSource: values.config });
+  const onHangup = (): void => {
+    running.rules.reload();
+  };
+  process.on('SIGHUP', onHangup);
+  await shutdownSignal(logger);
   process.off('SIGHUP', onHangup);
   await running.stop();
-  await tracing?.shutdown();
   return EXIT.OK;
 }
 

@@ -8,7 +8,7 @@ import type { CompiledRules } from '../rules/compiled.js';
 import { BudgetState } from './processors/cardinality/budget-state.js';
 import type { BudgetStateOptions } from './processors/cardinality/budget-state.js';
 import { createCardinalityProcessor } from './processors/cardinality/budget-processor.js';
-import type { BudgetOutcome, CardinalityProcessor } from './processors/cardinality/budget-processor.js';
+import type { BudgetOutcome, CardinalityProcessor, GlobalLimit } from './processors/cardinality/budget-processor.js';
 import type { Logger } from './telemetry/logger.js';
 import type { SelfMetrics } from './telemetry/metrics.js';
 import type { UsageDelta, UsageRecorder } from './usage/accumulator.js';
@@ -19,10 +19,17 @@ const DEFAULT_WINDOW_MS = 60 * 60 * 1000;
 /** Per-metric series counts written to the store per team and sweep: the top of the list is what teams look at. */
 const METRICS_RECORDED_PER_TEAM = 200;
 
+/** Global budgets (collector/global-budgets): the processor's hook, and the points each team's usage reports count. */
+export interface GlobalBudgetHook extends GlobalLimit {
+  onPoints(team: string, outcome: BudgetOutcome, points: number): void;
+}
+
 export interface BudgetSettings extends BudgetStateOptions {
   readonly reportDrops: boolean;
   readonly sweepIntervalMs: number;
   readonly snapshotIntervalMs: number;
+  /** Set when Kafka global budgets are configured; it rides in the settings so governance passes it through unchanged. */
+  readonly global?: GlobalBudgetHook;
 }
 
 /** What the budgets need from the usage store: recording, and a place for snapshots. */
@@ -88,9 +95,11 @@ export function startBudgets(options: BudgetsOptions): Budgets {
     state,
     reportDrops: options.settings.reportDrops,
     limitOverride: store?.activeLimitOverride ? (team, nowMs) => store.activeLimitOverride?.(team, nowMs) : undefined,
+    globalLimit: options.settings.global,
     observer: {
       onPoints(team, outcome, points) {
         metrics.budgetPoints.inc({ team, outcome }, points);
+        options.settings.global?.onPoints(team, outcome, points);
         store?.recordUsage(team, 'metrics', usageDelta(outcome, points));
       },
       onViolation(violation) {

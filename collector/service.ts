@@ -6,6 +6,8 @@ import type { DeferredStage } from './pipeline/deferred-stage.js';
 import { createPipeline } from './pipeline/pipeline.js';
 import type { Pipeline } from './pipeline/pipeline.js';
 import type { Processor, ProcessorContext } from './pipeline/processor.js';
+import { createKafkaReceiver } from './receivers/kafka.js';
+import type { KafkaReceiverSettings } from './receivers/kafka.js';
 import { createOtlpGrpcReceiver } from './receivers/otlp-grpc.js';
 import { addressOf, createOtlpHttpReceiver } from './receivers/otlp-http.js';
 import type { Receiver } from './receivers/otlp-http.js';
@@ -22,6 +24,8 @@ export interface ServiceOptions {
   readonly http?: Listen & { readonly maxRequestBodySize: number };
   readonly grpc?: Listen & { readonly maxRecvMsgSize: number };
   readonly api?: Listen;
+  /** Consumes OTLP from Kafka topics into the same pipeline. */
+  readonly kafka?: KafkaReceiverSettings;
   /** Mounts the budget API (/api/v1) on the API listener. */
   readonly budgetApi?: BudgetApiDeps;
   readonly maxConcurrentRequests: number;
@@ -67,16 +71,18 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
   const common = { pipeline, metrics, logger, maxConcurrentRequests: options.maxConcurrentRequests };
   if (options.http) receivers.push(createOtlpHttpReceiver({ ...common, ...options.http }));
   if (options.grpc) receivers.push(createOtlpGrpcReceiver({ ...common, ...options.grpc }));
+  // Started last and listed apart: `receivers` holds the listeners, whose addresses are read by position below.
+  const allReceivers = options.kafka ? [...receivers, createKafkaReceiver({ pipeline, metrics, logger, ...options.kafka })] : receivers;
 
   let apiServer: Server | undefined;
   const startAll = async (): Promise<void> => {
-    for (const receiver of receivers) await receiver.start();
+    for (const receiver of allReceivers) await receiver.start();
     if (options.api) apiServer = await listen(createApp({ registry: metrics.registry, isReady: () => ready, version: options.version, budgetApi: options.budgetApi }), options.api);
   };
   try {
     await startAll();
   } catch (error) {
-    await Promise.all(receivers.map((r) => r.stop(Date.now())));
+    await Promise.all(allReceivers.map((r) => r.stop(Date.now())));
     apiServer?.close();
     clearInterval(queueGauge);
     throw error;
@@ -95,7 +101,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
       ready = false;
       const deadline = Date.now() + options.drainTimeoutMs;
       logger.info('draining', { inFlight: pipeline.inFlight(), deadline: new Date(deadline).toISOString() });
-      await Promise.all([...receivers.map((r) => r.stop(deadline)), pipeline.shutdown(deadline)]);
+      await Promise.all([...allReceivers.map((r) => r.stop(deadline)), pipeline.shutdown(deadline)]);
       clearInterval(queueGauge);
       await new Promise<void>((resolve) => {
         if (!apiServer) return resolve();

@@ -37,6 +37,19 @@ import type { ConfigIssue, Endpoint, Infer, PathSegment, ReportIssue, Schema, Si
 
 const LISTEN_NOTE = '`:port` means `0.0.0.0:port` (every IPv4 interface); IPv6 addresses are bracketed and quoted in YAML (`"[::]:4317"`).';
 
+// Kafka settings shared by the Kafka receiver, the Kafka exporter and global budgets.
+
+/** Kafka's legal topic names: letters, digits, `.`, `_`, `-`, at most 249 characters. */
+const KAFKA_TOPIC = /^[A-Za-z0-9._-]{1,249}$/;
+const kafkaTopic = (description: string) => string({ pattern: { regex: KAFKA_TOPIC, message: 'must be a Kafka topic name (letters, digits, ".", "_", "-"; at most 249)' }, description });
+const kafkaBrokers = arrayOf(string({ pattern: { regex: /^[^\s:/]+:\d{1,5}$/, message: 'must be host:port' }, description: 'A bootstrap broker.' }), {
+  minItems: 1,
+  description: 'Kafka bootstrap brokers (`host:port`).',
+});
+const kafkaClientId = optional(string({ minLength: 1, description: 'Kafka client id.' }), 'tollgate');
+/** The Collector's default topics for `otlp_proto` messages. */
+const KAFKA_DEFAULT_TOPICS = { traces: 'otlp_spans', metrics: 'otlp_metrics', logs: 'otlp_logs' } as const;
+
 const otlpHttpReceiverSchema = object(
   {
     enabled: optional(boolean({ description: 'Serve OTLP/HTTP (protobuf and JSON).' }), true),
@@ -61,8 +74,51 @@ const otlpGrpcReceiverSchema = object(
   { description: 'OTLP over gRPC.' },
 );
 
+const kafkaReceiverTopic = (signal: 'traces' | 'metrics' | 'logs') =>
+  optional(nullable(kafkaTopic(`Topic of ${signal} messages; \`null\` does not consume ${signal}.`)), KAFKA_DEFAULT_TOPICS[signal]);
+
+const kafkaReceiverFields = object(
+  {
+    brokers: kafkaBrokers,
+    client_id: kafkaClientId,
+    group_id: optional(string({ minLength: 1, description: 'Consumer group; replicas in one group share the partitions.' }), 'tollgate'),
+    topics: optional(
+      object(
+        { traces: kafkaReceiverTopic('traces'), metrics: kafkaReceiverTopic('metrics'), logs: kafkaReceiverTopic('logs') },
+        { description: 'Topic per signal; each message one OTLP protobuf `Export*ServiceRequest` (the Collector\'s `otlp_proto` encoding).' },
+      ),
+      {},
+    ),
+    initial_offset: optional(
+      enumOf(['latest', 'earliest'], { description: 'Where a group without committed offsets starts reading: `latest` (new messages only, as the Collector) or `earliest`.' }),
+      'latest',
+    ),
+    session_timeout: optional(duration({ min: 6000, max: 300_000, description: 'Kafka group session timeout: a receiver silent this long loses its partitions to the others.' }), '30s'),
+    retry: optional(
+      object(
+        {
+          initial_interval: optional(duration({ min: 1, description: 'First wait before a message the pipeline refused (busy, export failing) is tried again.' }), '1s'),
+          max_interval: optional(duration({ min: 1, description: 'Longest wait between tries; the wait doubles up to it. The partition waits meanwhile and nothing past the message is committed.' }), '30s'),
+        },
+        { description: 'Backoff while the pipeline pushes back.' },
+      ),
+      {},
+    ),
+  },
+  { description: 'Consumes OTLP from Kafka with a consumer group; offsets are committed only after the pipeline accepted a message (at least once). See docs/kafka.md.' },
+);
+
+const kafkaReceiverSchema = refine(kafkaReceiverFields, (raw, report) => {
+  const topics = Object.values(raw.topics).filter((topic): topic is string => topic !== null);
+  if (topics.length === 0) report(['topics'], 'must name at least one topic');
+  if (new Set(topics).size !== topics.length) report(['topics'], 'each signal needs its own topic (messages do not say which signal they carry)');
+  if (raw.retry.initial_interval > raw.retry.max_interval) report(['retry', 'initial_interval'], `must not exceed max_interval (${formatDuration(raw.retry.max_interval)})`);
+  return raw;
+});
+
 const receiversSchema = object(
   {
+    kafka: optional(kafkaReceiverSchema),
     otlp: optional(
       object(
         {
@@ -145,11 +201,14 @@ export function signalUrl(base: string, signal: 'traces' | 'metrics' | 'logs'): 
   return parsed.toString();
 }
 
-const otlpHttpExporterSchema = refine(otlpHttpExporterFields, (raw, report) => {
-  const retry = raw.retry_on_failure;
+function reportRetryIntervals(retry: Infer<typeof retrySchema>, report: ReportIssue): void {
   if (retry.initial_interval > retry.max_interval) {
     report(['retry_on_failure', 'initial_interval'], `must not exceed max_interval (${formatDuration(retry.max_interval)})`);
   }
+}
+
+const otlpHttpExporterSchema = refine(otlpHttpExporterFields, (raw, report) => {
+  reportRetryIntervals(raw.retry_on_failure, report);
   // Resolved here so that exporters never repeat the "full URL or base plus path" rule.
   return {
     ...raw,
@@ -159,8 +218,59 @@ const otlpHttpExporterSchema = refine(otlpHttpExporterFields, (raw, report) => {
   };
 });
 
+const resourceKey = (signal: string) =>
+  optional(enumOf(['service.name', 'none'], { description: `Message key of ${signal}: the resource's \`service.name\` (a request with several services is split per service), or \`none\`.` }), 'service.name');
+
+const kafkaExporterFields = object(
+  {
+    brokers: kafkaBrokers,
+    client_id: kafkaClientId,
+    topics: optional(
+      object(
+        {
+          traces: optional(kafkaTopic('Topic of spans.'), KAFKA_DEFAULT_TOPICS.traces),
+          metrics: optional(kafkaTopic('Topic of metrics.'), KAFKA_DEFAULT_TOPICS.metrics),
+          logs: optional(kafkaTopic('Topic of logs.'), KAFKA_DEFAULT_TOPICS.logs),
+        },
+        { description: 'Topic per signal; each message is one OTLP protobuf `Export*ServiceRequest` (the Collector\'s `otlp_proto` encoding).' },
+      ),
+      {},
+    ),
+    keys: optional(
+      object(
+        {
+          traces: optional(
+            enumOf(['trace_id', 'service.name', 'none'], {
+              description: 'Message key of spans: `trace_id` (32 hex digits; a request is split per trace, so a trace stays in one partition), `service.name` or `none`.',
+            }),
+            'trace_id',
+          ),
+          metrics: resourceKey('metrics'),
+          logs: resourceKey('logs'),
+        },
+        { description: 'Message keys: Kafka keeps the messages of one key in one partition, in order.' },
+      ),
+      {},
+    ),
+    compression: optional(enumOf(['gzip', 'none'], { description: 'Record batch compression.' }), 'gzip'),
+    timeout: optional(duration({ min: 1, description: 'How long the broker may take to acknowledge one send (acks from every in-sync replica).' }), '10s'),
+    max_batch_size: optional(
+      byteSize({ min: 1, description: 'Request bytes (uncompressed) gathered into one send. Keep it under the broker\'s `message.max.bytes`; a single larger request is still sent alone.' }),
+      '1MiB',
+    ),
+    retry_on_failure: optional(retrySchema, {}),
+    sending_queue: optional(sendingQueueSchema, {}),
+  },
+  { description: 'Produces OTLP to Kafka: acks from all in-sync replicas before a request counts as exported. See docs/kafka.md.' },
+);
+
+const kafkaExporterSchema = refine(kafkaExporterFields, (raw, report) => {
+  reportRetryIntervals(raw.retry_on_failure, report);
+  return raw;
+});
+
 const exportersSchema = components(
-  { file: fileExporterSchema, otlphttp: otlpHttpExporterSchema },
+  { file: fileExporterSchema, otlphttp: otlpHttpExporterSchema, kafka: kafkaExporterSchema },
   {
     noun: 'exporter',
     // With no exporter, accepted telemetry would vanish without a trace: refuse that config.
@@ -221,6 +331,55 @@ const apiTokensSchema = refine(
     return tokens;
   },
 );
+
+const aggregatorFields = object(
+  {
+    group_id: optional(string({ minLength: 1, description: 'Consumer group of the aggregator on the usage topic (run one aggregator per group; a second one takes over its partitions if it stops).' }), 'tollgate-aggregator'),
+    publish_interval: optional(duration({ min: 100, description: 'How often each team\'s global state is recomputed and published to the state topic.' }), '10s'),
+    report_ttl: optional(
+      duration({ min: 100, description: 'A sidecar\'s last report counts this long; a sidecar silent for longer drops out of the global figures with its series.' }),
+      '60s',
+    ),
+    topic_partitions: optional(integer({ min: 1, max: 10_000, description: 'Partitions of the usage and state topics when the aggregator creates them (existing topics are left as they are).' }), 3),
+  },
+  { description: '`tollgate aggregate` only: the process that merges the usage reports and publishes the global state.' },
+);
+
+const globalBudgetsFields = object(
+  {
+    brokers: kafkaBrokers,
+    client_id: kafkaClientId,
+    instance_id: optional(
+      string({ pattern: { regex: /^[^\s]{1,200}$/, message: 'must be 1–200 characters without whitespace' }, description: 'This process\'s identity in usage reports, stable across restarts (e.g. the pod name). Defaults to the host name.' }),
+    ),
+    usage_topic: optional(kafkaTopic('Topic the sidecars publish their usage reports to (keyed by team).'), 'tollgate.usage'),
+    state_topic: optional(kafkaTopic('Compacted topic the aggregator publishes each team\'s global state to (keyed by team).'), 'tollgate.budget-state'),
+    report_interval: optional(duration({ min: 100, description: 'How often a sidecar publishes its usage reports.' }), '10s'),
+    max_state_age: optional(
+      duration({ min: 100, description: 'A team\'s global state older than this (aggregator or Kafka down) is ignored: the sidecar falls back to its local limit.' }),
+      '60s',
+    ),
+    max_message_size: optional(
+      byteSize({ min: 20_000, max: 100 * 1024 * 1024, description: 'Largest usage report message; a team with more sketch bytes is split into several (keep it under the broker\'s `message.max.bytes`).' }),
+      '900KiB',
+    ),
+    aggregator: optional(aggregatorFields, {}),
+  },
+  { description: 'Team budgets across many sidecars through Kafka (docs/scale-out.md). Absent: every sidecar enforces its budgets locally.' },
+);
+
+const globalBudgetsSchema = refine(globalBudgetsFields, (raw, report) => {
+  // Otherwise a sidecar reporting on time would still drop out between two of its reports.
+  if (raw.aggregator.report_ttl < 2 * raw.report_interval) {
+    report(['aggregator', 'report_ttl'], `must be at least twice report_interval (${formatDuration(raw.report_interval)})`);
+  }
+  // Otherwise every state would be stale before the next one arrives, and sidecars would flap to local limits.
+  if (raw.max_state_age < 2 * raw.aggregator.publish_interval) {
+    report(['max_state_age'], `must be at least twice aggregator.publish_interval (${formatDuration(raw.aggregator.publish_interval)})`);
+  }
+  if (raw.usage_topic === raw.state_topic) report(['state_topic'], 'must differ from usage_topic');
+  return raw;
+});
 
 /** Used when no key is configured; `tollgate serve` warns, since anyone can reproduce such hashes. */
 export const DEFAULT_HASH_KEY = 'tollgate-default-hash-key';
@@ -329,6 +488,7 @@ const rootFields = object({
     ),
     {},
   ),
+  global_budgets: optional(globalBudgetsSchema),
   rules: optional(nullable(string({ minLength: 1 })), null, {
     description: 'Path to the governance rules file; `null` uses the embedded default rules.',
   }),
@@ -360,13 +520,16 @@ export type OtlpGrpcReceiverConfig = Infer<typeof otlpGrpcReceiverSchema>;
 export type RetryConfig = Infer<typeof retrySchema>;
 export type SendingQueueConfig = Infer<typeof sendingQueueSchema>;
 export type LimitsConfig = Infer<typeof limitsSchema>;
+export type GlobalBudgetsConfig = Infer<typeof globalBudgetsSchema>;
 /** One `api.tokens` entry after parsing: a plain `token` has become its `sha256`. */
 export type ApiTokenConfig = Infer<typeof apiTokenSchema>;
 
 export type FileExporterConfig = Simplify<Omit<Infer<typeof fileExporterSchema>, 'path'> & { readonly type: 'file'; readonly path: string }>;
 export type OtlpHttpExporterConfig = Simplify<Infer<typeof otlpHttpExporterSchema> & { readonly type: 'otlphttp' }>;
+export type KafkaExporterConfig = Simplify<Infer<typeof kafkaExporterSchema> & { readonly type: 'kafka' }>;
+export type KafkaReceiverConfig = Infer<typeof kafkaReceiverSchema>;
 /** One configured exporter; `type` tells which. The map key (`otlphttp/backend`) is its name. */
-export type ExporterConfig = FileExporterConfig | OtlpHttpExporterConfig;
+export type ExporterConfig = FileExporterConfig | OtlpHttpExporterConfig | KafkaExporterConfig;
 
 /** `./data` → `./data/export`, keeping the relative form the user wrote. */
 function defaultExportPath(dataDir: string): string {
@@ -446,7 +609,7 @@ receivers:
         endpoint: 127.0.0.1:4317
         max_recv_msg_size: 64MiB
 
-# Keyed "type" or "type/name". Known types: file, otlphttp.
+# Keyed "type" or "type/name". Known types: file, otlphttp, kafka.
 exporters:
   file:
     # path: ./data/export             # defaults to <data_dir>/export
@@ -460,6 +623,12 @@ exporters:
   #   timeout: 10s
   #   retry_on_failure: { enabled: true, initial_interval: 5s, max_interval: 30s, max_elapsed_time: 300s }
   #   sending_queue: { max_in_flight_bytes: 64MiB, queue_size: 1000 }
+  # kafka:                            # docs/kafka.md
+  #   brokers: [kafka-0:9092]
+  #   topics: { traces: otlp_spans, metrics: otlp_metrics, logs: otlp_logs }
+  #   keys: { traces: trace_id, metrics: service.name, logs: service.name }
+  #   compression: gzip               # gzip | none
+  #   timeout: 10s                    # broker acknowledgement (acks from all in-sync replicas)
 
 processors:
   attribute_policy:
@@ -498,6 +667,16 @@ api:
     # - { name: search, team: search, token: "\${env:SEARCH_API_TOKEN}" }
 
 rules: null                           # path to the rules file; null = the embedded default rules
+
+# Team budgets across many sidecars through Kafka (docs/scale-out.md); absent = local budgets only.
+# global_budgets:
+#   brokers: [kafka-0:9092]
+#   instance_id: \${env:HOSTNAME}         # defaults to the host name
+#   usage_topic: tollgate.usage
+#   state_topic: tollgate.budget-state  # compacted
+#   report_interval: 10s
+#   max_state_age: 60s                  # older global state: fall back to local limits
+#   aggregator: { group_id: tollgate-aggregator, publish_interval: 10s, report_ttl: 60s }
 
 shutdown:
   drain_timeout: 10s

@@ -16,6 +16,10 @@ export interface SelfMetrics {
   readonly exporterAttempts: Counter<'exporter' | 'signal' | 'result'>;
   readonly exporterRetries: Counter<'exporter' | 'signal'>;
   readonly exporterQueueItems: Gauge<'exporter'>;
+  /** Kafka exporter send attempts that failed, by error: the broker's error type or the kafkajs error class (fixed sets). */
+  readonly kafkaExporterErrors: Counter<'exporter' | 'error'>;
+  /** Kafka receiver messages, outcome: accepted | poison (not OTLP, skipped) | rejected (refused for good, skipped) | retried (refused for now). */
+  readonly kafkaReceiverMessages: Counter<'signal' | 'outcome'>;
   /** direction: in | out */
   readonly processorItems: Counter<'processor' | 'signal' | 'direction'>;
   readonly inFlightBytes: Gauge;
@@ -35,6 +39,20 @@ export interface SelfMetrics {
   readonly teamActiveSeries: Gauge<'team'>;
   /** The team's max_active_series; absent for teams without one. */
   readonly teamSeriesLimit: Gauge<'team'>;
+  /** Sidecar, global budgets: 1 while the team is enforced on its local limit (no fresh global state), 0 while on the global state. */
+  readonly globalBudgetFallback: Gauge<'team'>;
+  /** Sidecar: age of the team's global state at the last report round. */
+  readonly globalStateAge: Gauge<'team'>;
+  /** Sidecar: usage report messages, outcome: sent | failed. */
+  readonly usageReports: Counter<'outcome'>;
+  /** Sidecar: budget-state messages received, outcome: applied | malformed. */
+  readonly globalStateMessages: Counter<'outcome'>;
+  /** Aggregator: usage report messages, outcome: applied | stale | duplicate | precision | malformed. */
+  readonly aggregatorReports: Counter<'outcome'>;
+  /** Aggregator: team states published, outcome: sent | failed. */
+  readonly aggregatorStates: Counter<'outcome'>;
+  /** Aggregator: sidecars with a live report. */
+  readonly aggregatorSidecars: Gauge;
   /** outcome: kept | dropped | kept_by_rule | dropped_by_rule | kept_by_floor; teams come from the rules file. */
   readonly samplingItems: Counter<'team' | 'signal' | 'outcome'>;
   /** Sum of the adjusted counts of kept items: what they stand for. */
@@ -103,6 +121,18 @@ export function createSelfMetrics(options: { defaultMetrics?: boolean } = {}): S
       labelNames: ['exporter'],
       registers,
     }),
+    kafkaExporterErrors: new Counter({
+      name: 'tollgate_kafka_exporter_errors_total',
+      help: 'Kafka exporter send attempts that failed, by error (broker error type such as MESSAGE_TOO_LARGE, or kafkajs error class such as KafkaJSConnectionError).',
+      labelNames: ['exporter', 'error'],
+      registers,
+    }),
+    kafkaReceiverMessages: new Counter({
+      name: 'tollgate_kafka_receiver_messages_total',
+      help: 'Kafka receiver messages by outcome: accepted, poison (not a valid OTLP request: skipped), rejected (refused for good: skipped), retried (refused for now: retried, not committed).',
+      labelNames: ['signal', 'outcome'],
+      registers,
+    }),
     processorItems: new Counter({
       name: 'tollgate_processor_items_total',
       help: 'Items entering and leaving each processor.',
@@ -161,6 +191,33 @@ export function createSelfMetrics(options: { defaultMetrics?: boolean } = {}): S
       labelNames: ['team'],
       registers,
     }),
+    globalBudgetFallback: new Gauge({
+      name: 'tollgate_global_budget_fallback',
+      help: 'Global budgets: 1 while the team is enforced on its local limit because no fresh global state is at hand (aggregator or Kafka down), 0 while the global state applies.',
+      labelNames: ['team'],
+      registers,
+    }),
+    globalStateAge: new Gauge({
+      name: 'tollgate_global_budget_state_age_seconds',
+      help: "Global budgets: age of the team's latest global state from the aggregator, as of the last report round.",
+      labelNames: ['team'],
+      registers,
+    }),
+    usageReports: new Counter({ name: 'tollgate_usage_reports_total', help: 'Global budgets: usage report messages published to Kafka, by outcome (sent, failed).', labelNames: ['outcome'], registers }),
+    globalStateMessages: new Counter({
+      name: 'tollgate_global_state_messages_total',
+      help: 'Global budgets: budget-state messages consumed, by outcome (applied, malformed).',
+      labelNames: ['outcome'],
+      registers,
+    }),
+    aggregatorReports: new Counter({
+      name: 'tollgate_aggregator_reports_total',
+      help: 'Aggregator: usage report messages consumed, by outcome (applied, stale, duplicate, precision, malformed).',
+      labelNames: ['outcome'],
+      registers,
+    }),
+    aggregatorStates: new Counter({ name: 'tollgate_aggregator_states_total', help: 'Aggregator: team states published to the state topic, by outcome (sent, failed).', labelNames: ['outcome'], registers }),
+    aggregatorSidecars: new Gauge({ name: 'tollgate_aggregator_sidecars', help: 'Aggregator: sidecars whose latest usage report is within the report TTL.', registers }),
     usageStoreFlushes: new Counter({
       name: 'tollgate_usage_store_flushes_total',
       help: 'Writes of recorded usage to SQLite, by outcome (a failed flush keeps its rows for the next one).',

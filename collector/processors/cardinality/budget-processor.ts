@@ -32,7 +32,7 @@ const TEMPORALITY_CUMULATIVE = 2;
 const SAMPLES_PER_VIOLATION = 3;
 
 /** Which cap refused a new series. */
-export type BudgetRule = 'max_active_series' | 'max_series_per_metric' | 'max_distinct_values' | 'series_table_full';
+export type BudgetRule = 'max_active_series' | 'global_max_active_series' | 'max_series_per_metric' | 'max_distinct_values' | 'series_table_full';
 /** What happened to a point: passed (existing series), admitted (new series), or an action on a refused one. */
 export type BudgetOutcome = 'passed' | 'admitted' | 'dropped' | 'overflowed' | 'stripped' | 'audited';
 
@@ -53,6 +53,17 @@ export interface CardinalityObserver {
   onViolation(violation: BudgetViolation): void;
 }
 
+/**
+ * A team budget shared with other sidecars (collector/global-budgets): asked only for series
+ * that would be new, after the local caps had room.
+ */
+export interface GlobalLimit {
+  /** true: this sidecar may admit one more new series of the team; false: the team is at its global budget; undefined: no fresh global state, local limits only. */
+  admits(team: string, nowMs: number): boolean | undefined;
+  /** A new series of the team was admitted (counted against this sidecar's share). */
+  onAdmitted(team: string): void;
+}
+
 export interface CardinalityOptions {
   readonly rules: () => CompiledRules;
   readonly state: BudgetState;
@@ -67,6 +78,8 @@ export interface CardinalityOptions {
    * of a request, so it must be cheap and synchronous.
    */
   readonly limitOverride?: (team: string, nowMs: number) => number | undefined;
+  /** The team's global budget across sidecars, when Kafka global budgets are configured. */
+  readonly globalLimit?: GlobalLimit;
 }
 
 export interface CardinalityProcessor extends Processor {
@@ -209,7 +222,7 @@ export function createCardinalityProcessor(options: CardinalityOptions): Cardina
         continue;
       }
       const node = ix.itemNode[i];
-      let refusedBy = capRefusing(ix, metric, node);
+      let refusedBy = capRefusing(ix, metric, node, nowMs);
       if (refusedBy === undefined && staysInOverflow(ix, metric, i)) {
         // Not refused (no violation), but its history is in the overflow series: it stays there.
         const outcome = overflow(ix, edits, metric, i, nowMs, carriers);
@@ -249,11 +262,16 @@ export function createCardinalityProcessor(options: CardinalityOptions): Cardina
   }
 
   /** The cap a new series of this point would break, if any. */
-  function capRefusing(ix: WireIndex, m: MetricContext, node: number): BudgetRule | undefined {
+  function capRefusing(ix: WireIndex, m: MetricContext, node: number, nowMs: number): BudgetRule | undefined {
     if (m.maxActiveSeries !== undefined && m.team.table.size >= m.maxActiveSeries) return 'max_active_series';
     if (m.team.activeSeriesOf(m.metricNumber) >= m.metricCap) return 'max_series_per_metric';
     for (let a = ix.nodeFirstAttr[node]; a >= 0; a = ix.attrNext[a]) if (labelAtCap(ix, m, a)) return 'max_distinct_values';
-    return undefined;
+    return globallyRefused(m, nowMs);
+  }
+
+  /** The team's global budget (other sidecars' series included) has no room for this sidecar's next new series. */
+  function globallyRefused(m: MetricContext, nowMs: number): BudgetRule | undefined {
+    return m.maxActiveSeries !== undefined && options.globalLimit?.admits(m.team.team, nowMs) === false ? 'global_max_active_series' : undefined;
   }
 
   /**
@@ -276,6 +294,7 @@ export function createCardinalityProcessor(options: CardinalityOptions): Cardina
   function admit(ix: WireIndex, m: MetricContext, node: number, nowMs: number): BudgetRule | undefined {
     if (m.team.table.insert(id[0], id[1], m.metricNumber, nowMs) === 'full') return 'series_table_full';
     trackLabels(ix, m, node);
+    options.globalLimit?.onAdmitted(m.team.team);
     return undefined;
   }
 
@@ -443,15 +462,16 @@ export function createCardinalityProcessor(options: CardinalityOptions): Cardina
 
   /** Admits the new stripped series (id in `id`, rows in `exclude` left out) if the team's and the metric's caps have room. */
   function admitStripped(ix: WireIndex, m: MetricContext, node: number, nowMs: number): boolean {
-    if (capRefusingStripped(m) !== undefined || m.team.table.insert(id[0], id[1], m.metricNumber, nowMs) !== 'inserted') return false;
+    if (capRefusingStripped(m, nowMs) !== undefined || m.team.table.insert(id[0], id[1], m.metricNumber, nowMs) !== 'inserted') return false;
     trackLabels(ix, m, node, exclude);
+    options.globalLimit?.onAdmitted(m.team.team);
     return true;
   }
 
-  function capRefusingStripped(m: MetricContext): BudgetRule | undefined {
+  function capRefusingStripped(m: MetricContext, nowMs: number): BudgetRule | undefined {
     if (m.maxActiveSeries !== undefined && m.team.table.size >= m.maxActiveSeries) return 'max_active_series';
     if (m.team.activeSeriesOf(m.metricNumber) >= m.metricCap) return 'max_series_per_metric';
-    return undefined;
+    return globallyRefused(m, nowMs);
   }
 
   function report(rules: CompiledRules, violations: Map<string, { violation: Omit<BudgetViolation, 'count' | 'samples'>; count: number; samples: Record<string, string>[] }>): void {

@@ -340,6 +340,7 @@ test('loadConfig reads a file, and a missing file is a ConfigError', () => {
 type ExpectedConfig = {
   readonly data_dir: string;
   readonly receivers: {
+    readonly kafka?: ExpectedKafkaReceiver;
     readonly otlp: {
       readonly protocols: {
         readonly http: { readonly enabled: boolean; readonly endpoint: Endpoint; readonly max_request_body_size: number };
@@ -347,7 +348,7 @@ type ExpectedConfig = {
       };
     };
   };
-  readonly exporters: Readonly<Record<string, ExpectedFileExporter | ExpectedOtlpHttpExporter>>;
+  readonly exporters: Readonly<Record<string, ExpectedFileExporter | ExpectedOtlpHttpExporter | ExpectedKafkaExporter>>;
   readonly processors: {
     readonly attribute_policy: { readonly hash_key: string; readonly hash_length: number };
     readonly cardinality: {
@@ -380,6 +381,35 @@ type ExpectedConfig = {
   readonly telemetry: { readonly logs: { readonly level: 'debug' | 'info' | 'warn' | 'error' } };
 };
 type ExpectedFileExporter = { readonly type: 'file'; readonly path: string; readonly max_file_size: number; readonly max_files: number };
+type ExpectedRetry = {
+  readonly enabled: boolean;
+  readonly initial_interval: number;
+  readonly max_interval: number;
+  readonly max_elapsed_time: number;
+  readonly multiplier: number;
+  readonly randomization_factor: number;
+};
+type ExpectedKafkaExporter = {
+  readonly type: 'kafka';
+  readonly brokers: readonly string[];
+  readonly client_id: string;
+  readonly topics: { readonly traces: string; readonly metrics: string; readonly logs: string };
+  readonly keys: { readonly traces: 'trace_id' | 'service.name' | 'none'; readonly metrics: 'service.name' | 'none'; readonly logs: 'service.name' | 'none' };
+  readonly compression: 'gzip' | 'none';
+  readonly timeout: number;
+  readonly max_batch_size: number;
+  readonly retry_on_failure: ExpectedRetry;
+  readonly sending_queue: { readonly max_in_flight_bytes: number; readonly queue_size: number };
+};
+type ExpectedKafkaReceiver = {
+  readonly brokers: readonly string[];
+  readonly client_id: string;
+  readonly group_id: string;
+  readonly topics: { readonly traces: string | null; readonly metrics: string | null; readonly logs: string | null };
+  readonly initial_offset: 'latest' | 'earliest';
+  readonly session_timeout: number;
+  readonly retry: { readonly initial_interval: number; readonly max_interval: number };
+};
 type ExpectedOtlpHttpExporter = {
   readonly type: 'otlphttp';
   readonly endpoint: string;
@@ -389,21 +419,14 @@ type ExpectedOtlpHttpExporter = {
   readonly compression: 'gzip' | 'none';
   readonly headers: Readonly<Record<string, string>>;
   readonly timeout: number;
-  readonly retry_on_failure: {
-    readonly enabled: boolean;
-    readonly initial_interval: number;
-    readonly max_interval: number;
-    readonly max_elapsed_time: number;
-    readonly multiplier: number;
-    readonly randomization_factor: number;
-  };
+  readonly retry_on_failure: ExpectedRetry;
   readonly sending_queue: { readonly max_in_flight_bytes: number; readonly queue_size: number };
 };
 type MutuallyAssignable<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
 
 test('TollgateConfig has the documented shape', () => {
   const sameShape: MutuallyAssignable<TollgateConfig, ExpectedConfig> = true;
-  const sameExporter: MutuallyAssignable<ExporterConfig, ExpectedFileExporter | ExpectedOtlpHttpExporter> = true;
+  const sameExporter: MutuallyAssignable<ExporterConfig, ExpectedFileExporter | ExpectedOtlpHttpExporter | ExpectedKafkaExporter> = true;
   assert.ok(sameShape && sameExporter);
 });
 

@@ -1,0 +1,18 @@
+export { startAggregator } from './aggregator.js';
+export type { Aggregator, AggregatorOptions, AggregatorStore } from './aggregator.js';
+export { GlobalFormatError } from './bytes.js';
+export { GlobalEnforcement } from './enforcement.js';
+export type { GlobalEnforcementOptions, GlobalVerdict } from './enforcement.js';
+export { createGlobalKafka, ensureGlobalTopics } from './kafka-link.js';
+export { GlobalUsage, teamStateOf } from './merge.js';
+export type { IngestOutcome, MetricEstimate, TeamUsage } from './merge.js';
+export { chunkMetrics, metricSketches, teamReportMessages } from './reporter.js';
+export type { ReportRound, TeamCounts } from './reporter.js';
+export { createGlobalSidecar, instanceIdOf } from './sidecar.js';
+export { estimateRegisters, mergeInto, sketchFromHll, sketchFromRegisters, sketchRegisters } from './sketch.js';
+export type { Sketch } from './sketch.js';
+export type { GlobalSidecar, GlobalSidecarOptions } from './sidecar.js';
+export { decodeTeamState, encodeTeamState } from './team-state.js';
+export type { GlobalTeamState, ReportBasis } from './team-state.js';
+export { decodeUsageReport, encodeUsageReport, GLOBAL_SKETCH_PRECISION } from './usage-report.js';
+export type { MetricUsage, UsageReport } from './usage-report.js';
