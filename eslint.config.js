@@ -28,4 +28,15 @@ export default tseslint.config(
       'no-constant-condition': ['error', { checkLoops: false }],
     },
   },
+  // The dashboard's browser modules are served as they are (no build step): plain JavaScript
+  // outside the TypeScript project, so no type-aware rules, and the browser's globals.
+  {
+    files: ['api/dashboard/**/*.js'],
+    ...tseslint.configs.disableTypeChecked,
+    languageOptions: {
+      ...tseslint.configs.disableTypeChecked.languageOptions,
+      sourceType: 'module',
+      globals: { document: 'readonly', fetch: 'readonly', history: 'readonly', location: 'readonly', sessionStorage: 'readonly', URLSearchParams: 'readonly' },
+    },
+  },
 );

@@ -3,6 +3,7 @@ import type { Express, NextFunction, Request, Response } from 'express';
 import helmet from 'helmet';
 import type { Registry } from 'prom-client';
 import { createBudgetApiRouter } from './budget-api.js';
+import { createDashboardRouter, findDashboardDir } from './dashboard.js';
 import { API_PREFIX } from './openapi.js';
 import type { BudgetApiDeps } from './routes.js';
 
@@ -14,6 +15,8 @@ export interface ApiDeps {
   readonly version: string;
   /** The budget API under /api/v1; without it only health and metrics are served. */
   readonly budgetApi?: BudgetApiDeps;
+  /** The dashboard's folder (served at `/` with the budget API); default: found from the package root; null: no dashboard. */
+  readonly dashboardDir?: string | null;
 }
 
 /**
@@ -25,9 +28,16 @@ export function createApp(deps: ApiDeps): Express {
   const app = express();
   app.disable('x-powered-by');
   // The usual security headers on every answer (no sniffing, no framing, a strict content
-  // security policy for the pages the dashboard will serve). HSTS is off: the API is plain
-  // HTTP on loopback by default, and HSTS on a shared host name would break other services.
-  app.use(helmet({ strictTransportSecurity: false }));
+  // security policy for the dashboard: scripts and styles from this origin only, no inline
+  // ones). HSTS is off: the API is plain HTTP on loopback by default, and HSTS on a shared host
+  // name would break other services. For the same reason the policy does not ask browsers to
+  // upgrade the page's requests to https, which would fail against a plain-HTTP listener.
+  app.use(
+    helmet({
+      strictTransportSecurity: false,
+      contentSecurityPolicy: { directives: { styleSrc: ["'self'"], upgradeInsecureRequests: null } },
+    }),
+  );
 
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok', version: deps.version });
@@ -47,7 +57,12 @@ export function createApp(deps: ApiDeps): Express {
     }
   });
 
-  if (deps.budgetApi) app.use(API_PREFIX, createBudgetApiRouter(deps.budgetApi, deps.version));
+  if (deps.budgetApi) {
+    app.use(API_PREFIX, createBudgetApiRouter(deps.budgetApi, deps.version));
+    // The page only calls the budget API, so it is served only where that API is.
+    const dashboardDir = deps.dashboardDir === undefined ? findDashboardDir() : deps.dashboardDir;
+    if (dashboardDir !== null && dashboardDir !== undefined) app.use(createDashboardRouter(dashboardDir));
+  }
 
   app.use((_req, res) => {
     res.status(404).json({ code: 'not_found', message: 'no such route' });

@@ -3,6 +3,7 @@ export type { ApiDeps } from './app.js';
 export { canSee, createAuthenticator } from './auth.js';
 export type { Authenticate, Principal, TokenEntry } from './auth.js';
 export { createBudgetApiRouter, errorBody } from './budget-api.js';
+export { DASHBOARD_ASSET_PATH, createDashboardRouter, findDashboardDir } from './dashboard.js';
 export { API_PREFIX, openApiDocument } from './openapi.js';
 export { DEFAULT_RATE_LIMIT, createRateLimiter, take } from './rate-limit.js';
 export type { Bucket, RateLimit } from './rate-limit.js';

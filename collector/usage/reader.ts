@@ -5,11 +5,12 @@
  * Data reaches the tables at each flush, so answers lag live traffic by up to one flush interval.
  */
 import type { Database } from 'better-sqlite3';
+import { SIGNALS } from '../otlp/signal.js';
 import type { Signal } from '../otlp/signal.js';
 import type { TeamBudgets } from '../../rules/compiled.js';
 import { UsageStoreError } from './errors.js';
 import type { LabelSet } from './samples.js';
-import { DAY_MS, HOUR_MS, MINUTE_MS, floorTo, minuteOf } from './time.js';
+import { DAY_MS, HOUR_MS, MINUTE_MS, floorTo, hourOf, minuteOf } from './time.js';
 
 export type BudgetStatus = 'ok' | 'warning' | 'exceeded';
 
@@ -140,7 +141,7 @@ export interface UsageSeries {
   readonly to: number;
   /** The step used: the one asked for, raised to a whole number of minutes, or of hours when `resolution` is `hour`. */
   readonly stepMs: number;
-  /** `hour` when the range reaches past the minute retention, where only hourly rows are left. */
+  /** `hour` when the range starts before the hour in which minute rows are rolled up (past the minute retention only hourly rows are left). */
   readonly resolution: 'minute' | 'hour';
   /** One point per step from the step-aligned `from` up to `to`, zeros where nothing was recorded. */
   readonly points: readonly UsagePoint[];
@@ -306,13 +307,15 @@ export function createBudgetReader(db: Database, params: BudgetReaderParams): Bu
     .prepare<[string, string, number, number], number>('SELECT coalesce(sum(passed), 0) FROM usage_minute WHERE team = ? AND signal = ? AND minute >= ? AND minute < ?')
     .pluck();
   // Both tiers: minute rows not yet rolled up and hourly rows never overlap (rollup deletes what it sums).
-  const bytesInWindow = db
-    .prepare<[string, number, number, string, number, number], number>(
-      `SELECT coalesce(sum(bytes), 0) FROM (
-         SELECT bytes FROM usage_minute WHERE team = ? AND minute >= ? AND minute < ?
-         UNION ALL SELECT bytes FROM usage_hour WHERE team = ? AND hour >= ? AND hour < ?)`,
-    )
-    .pluck();
+  // The signals are named so that both searches seek (team, signal, time) ranges of the primary
+  // keys; with the team alone, SQLite walks every row the team ever had (90 days × 3 signals)
+  // and filters on time: 2 ms instead of 0.3 on a 90-day store of 200 teams.
+  const signalList = SIGNALS.map(() => '?').join(', ');
+  const bytesSql = `SELECT coalesce(sum(bytes), 0) FROM (
+         SELECT bytes FROM usage_minute WHERE team = ? AND signal IN (${signalList}) AND minute >= ? AND minute < ?
+         UNION ALL SELECT bytes FROM usage_hour WHERE team = ? AND signal IN (${signalList}) AND hour >= ? AND hour < ?)`;
+  const bytesStatement = db.prepare<unknown[], number>(bytesSql).pluck();
+  const bytesInWindow = (team: string, from: number, to: number): number => bytesStatement.get(team, ...SIGNALS, from, to, team, ...SIGNALS, from, to) ?? 0;
   const topMetrics = db.prepare<[string, string, number], MetricSeriesCount>(
     `SELECT metric, active, at FROM metric_series_minute
      WHERE team = ? AND minute = (SELECT max(minute) FROM metric_series_minute WHERE team = ?)
@@ -381,7 +384,7 @@ export function createBudgetReader(db: Database, params: BudgetReaderParams): Bu
         forecast: { exhaustedAt, method: forecastMethod(forecastRows) },
       };
       const end = minuteOf(at);
-      const bytes = bytesInWindow.get(team, end - DAY_MS, end, team, end - DAY_MS, end) ?? 0;
+      const bytes = bytesInWindow(team, end - DAY_MS, end);
       return {
         team,
         asOf: at,
@@ -435,8 +438,12 @@ export function createBudgetReader(db: Database, params: BudgetReaderParams): Bu
       if (stepMs !== undefined && (!Number.isSafeInteger(stepMs) || stepMs < 1)) {
         throw new UsageStoreError('invalid_query', `step must be a positive number of milliseconds (got ${String(stepMs)})`);
       }
+      // Hourly resolution only when the range starts before the hour in which minute rows begin
+      // to be rolled up. A range starting within that hour ("the last 7 days" with a 7-day
+      // retention starts a few seconds before it) keeps minute steps; the minutes of it already
+      // rolled up sit in an hourly row stamped before the first bucket and are left out of it.
       const horizon = now() - params.minuteRetentionDays * DAY_MS;
-      const resolution = from < horizon ? 'hour' : 'minute';
+      const resolution = from < hourOf(horizon) ? 'hour' : 'minute';
       const step = chooseStep(to - from, resolution === 'hour' ? HOUR_MS : MINUTE_MS, stepMs);
       const start = floorTo(from, step);
       const count = Math.ceil((to - start) / step);

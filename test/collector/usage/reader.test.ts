@@ -317,3 +317,38 @@ void test('chooseStep picks the smallest step giving at most 1,440 points, never
   assert.equal(chooseStep(DAY, HOUR, undefined), HOUR);
   assert.equal(chooseStep(DAY, HOUR, 90 * MIN), 2 * HOUR);
 });
+
+void test('"the last N days" with an N-day minute retention keeps minute steps; only a range starting an hour or more before the rollup is hourly', async () => {
+  const f = openFixture({ options: { minuteRetentionDays: 1, hourlyRetentionDays: 30 } });
+  try {
+    const { store, clock } = f;
+    // One item a minute from T0 to T0 + 1 d + 10 min.
+    for (let i = 0; i <= 24 * 60 + 10; i++) {
+      clock.t = T0 + i * MIN + 5_000;
+      store.recordUsage('a', 'metrics', { itemsIn: 1, passed: 1 });
+    }
+    store.flush();
+    // Now: T0 + 1 d + 10 min 30 s; the rollup takes the minutes before T0 + 10 min 30 s (T0 … T0 + 10 min).
+    clock.t = T0 + DAY + 10 * MIN + 30_000;
+    await store.runMaintenance();
+    assert.deepEqual(f.query('SELECT hour, items_in FROM usage_hour'), [{ hour: T0, items_in: 11 }]);
+
+    // The dashboard's "last day": whole minutes, so it starts 30 s before the horizon.
+    const to = T0 + DAY + 10 * MIN;
+    const lastDay = store.reader.usage('a', 'metrics', to - DAY, to, 5 * MIN);
+    assert.equal(lastDay.resolution, 'minute');
+    assert.equal(lastDay.stepMs, 5 * MIN);
+    assert.equal(lastDay.points.length, 288);
+    // Minutes T0 + 11 min … T0 + 1 d + 9 min; T0 + 10 min, rolled up into the hour before the first bucket, is left out.
+    assert.equal(lastDay.points.reduce((n, p) => n + p.itemsIn, 0), 24 * 60 - 1);
+    assert.equal(lastDay.points[1].itemsIn, 5);
+
+    // Starting before the hour the rollup has reached: hourly.
+    const longer = store.reader.usage('a', 'metrics', T0 - MIN, to, 5 * MIN);
+    assert.equal(longer.resolution, 'hour');
+    assert.equal(longer.stepMs, HOUR);
+    assert.equal(longer.points.reduce((n, p) => n + p.itemsIn, 0), 24 * 60 + 10);
+  } finally {
+    f.cleanup();
+  }
+});
