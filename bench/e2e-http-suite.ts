@@ -133,7 +133,7 @@ async function measure(tollgate: TollgateProcess, sink: Sink, request: Uint8Arra
 }
 
 /** Closes the target's keep-alive connections after use, so phases do not share sockets. */
-async function withTarget<T>(target: LoadTarget, run: (target: LoadTarget) => Promise<T>): Promise<T> {
+export async function withTarget<T>(target: LoadTarget, run: (target: LoadTarget) => Promise<T>): Promise<T> {
   try {
     return await run(target);
   } finally {
@@ -199,7 +199,7 @@ function checkEveryAcknowledgedRequestArrived(m: Measurements, sink: Sink): void
   }
 }
 
-function describeFailures(result: LoadResult): string {
+export function describeFailures(result: LoadResult): string {
   if (result.failures.size === 0) return 'none';
   return [...result.failures].map(([status, count]) => `${count}× ${status === 0 ? 'network error' : `HTTP ${status}`}`).join(', ');
 }

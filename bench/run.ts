@@ -5,6 +5,7 @@ import { NO_GOVERNANCE_RULES, runE2eHttpSuite } from './e2e-http-suite.js';
 import { runAggregateSuite } from './aggregate-suite.js';
 import { runApiSuite } from './api-suite.js';
 import { runBudgetSuite } from './budget-suite.js';
+import { runCollectorSuite } from './collector-suite.js';
 import { runPolicySuite } from './policy-suite.js';
 import { runSamplingSuite } from './sampling-suite.js';
 import { runTailSuite } from './tail-suite.js';
@@ -35,6 +36,8 @@ const SUITES: Readonly<Record<string, (options: RunOptions) => Figure[] | Promis
   aggregate: () => runAggregateSuite(),
   // Budget API latency on a 90-day, 200-team store under full ingest; not a default suite (the store takes ~22 s to generate, cached per hour).
   api: () => runApiSuite(),
+  // Tollgate vs the OpenTelemetry Collector on the same governance job; build the collector first (test/interop/build-collector.sh).
+  'vs-collector': () => runCollectorSuite(),
   'e2e-http': (options) => runE2eHttpSuite({ profileDir: options.profileDir, rulesYaml: NO_GOVERNANCE_RULES }),
   'e2e-http-default-rules': (options) => runE2eHttpSuite({ profileDir: options.profileDir, suite: 'e2e-http (default rules)' }),
   // The usage store flushing every second versus not during the run: SQLite writes must not show in the request latency.
