@@ -16,7 +16,6 @@ import { labelValueHash, SeriesIdHasher } from '../processors/cardinality/series
 import { resourceLookup } from '../processors/team-attribution.js';
 import { scanRequest } from '../otlp/scanner.js';
 import type { Signal } from '../otlp/signal.js';
-import { readVarintBig } from '../otlp/wire.js';
 import { METRIC_DATA, NODE, VALUE, WireIndex } from '../otlp/wire-index.js';
 
 /** Where in the inputs something was first seen: a file (or URL) and a 1-based line, 0 when unknown. */
@@ -85,30 +84,6 @@ const DATA_KIND_NAME: Readonly<Record<number, string>> = {
   [METRIC_DATA.EXPONENTIAL_HISTOGRAM]: 'exponential_histogram',
   [METRIC_DATA.SUMMARY]: 'summary',
 };
-
-/** An attribute value as text: strings as they are, scalars written out, other kinds named. */
-function valueText(ix: WireIndex, a: number): string {
-  const start = ix.attrValueStart[a];
-  const end = ix.attrValueEnd[a];
-  switch (ix.attrValueType[a]) {
-    case VALUE.STRING:
-      return ix.text(start, end);
-    case VALUE.BOOL:
-      return ix.buf[start] !== 0 ? 'true' : 'false';
-    case VALUE.INT:
-      return BigInt.asIntN(64, readVarintBig(ix.buf, { pos: start }, end)).toString();
-    case VALUE.DOUBLE:
-      return String(new DataView(ix.buf.buffer, ix.buf.byteOffset + start, 8).getFloat64(0, true));
-    case VALUE.ARRAY:
-      return '<array>';
-    case VALUE.KVLIST:
-      return '<kvlist>';
-    case VALUE.BYTES:
-      return '<bytes>';
-    default:
-      return '';
-  }
-}
 
 interface MetricAccumulator {
   readonly team: string;
@@ -235,7 +210,7 @@ export function createSampleBuilder(rules: CompiledRules): SampleBuilder {
     const id = `${p}\u0000${signal}\u0000${team}\u0000${subject}\u0000${target}\u0000${key}`;
     const hit = hits.get(id);
     if (hit) hit.count++;
-    else hits.set(id, { policy, signal, team: rules.teams[team].name, subject, target, key, example: valueText(ix, a), count: 1, origin: originOf(origin, subject) });
+    else hits.set(id, { policy, signal, team: rules.teams[team].name, subject, target, key, example: ix.attrValueText(a), count: 1, origin: originOf(origin, subject) });
   }
 
   /** Marks every point node (and its METRIC_DATA, METRIC nodes) with its metric row, so a hit can name its metric. */

@@ -1,4 +1,5 @@
 import type { Signal } from './signal.js';
+import { readVarintBig } from './wire.js';
 
 /**
  * The flat index the scanner builds over one OTLP request: every length-delimited container
@@ -338,6 +339,37 @@ export class WireIndex {
   /** The attribute's key as a string (allocates: for tests, debugging and cold paths). */
   attrKey(a: number): string {
     return Buffer.from(this.buf.buffer, this.buf.byteOffset + this.attrKeyStart[a], this.attrKeyEnd[a] - this.attrKeyStart[a]).toString('utf8');
+  }
+
+  /**
+   * The attribute's value as text (allocates: for samples, reports and cold paths): strings as
+   * they are, numbers and booleans written out, other kinds named (`<array>`, `<kvlist>`, `<bytes>`).
+   */
+  attrValueText(a: number): string {
+    const start = this.attrValueStart[a];
+    const end = this.attrValueEnd[a];
+    switch (this.attrValueType[a]) {
+      case VALUE.STRING:
+        return this.text(start, end);
+      case VALUE.BOOL:
+        return this.buf[start] !== 0 ? 'true' : 'false';
+      case VALUE.INT:
+        try {
+          return BigInt.asIntN(64, readVarintBig(this.buf, { pos: start }, end)).toString();
+        } catch {
+          return '<int>';
+        }
+      case VALUE.DOUBLE:
+        return end - start === 8 ? String(new DataView(this.buf.buffer, this.buf.byteOffset + start, 8).getFloat64(0, true)) : '<double>';
+      case VALUE.ARRAY:
+        return '<array>';
+      case VALUE.KVLIST:
+        return '<kvlist>';
+      case VALUE.BYTES:
+        return '<bytes>';
+      default:
+        return '';
+    }
   }
 
   /** A string field's text (allocates: for tests, debugging and cold paths). */

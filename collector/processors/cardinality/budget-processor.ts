@@ -3,8 +3,7 @@ import { appendAttribute, dropAttribute, dropItem } from '../../otlp/edits.js';
 import { decodeMessage, encodeMessage } from '../../otlp/object-codec.js';
 import type { OtlpObject } from '../../otlp/object-codec.js';
 import type { EditList } from '../../otlp/rewriter.js';
-import { readVarintBig } from '../../otlp/wire.js';
-import { METRIC_DATA, VALUE } from '../../otlp/wire-index.js';
+import { METRIC_DATA } from '../../otlp/wire-index.js';
 import type { WireIndex } from '../../otlp/wire-index.js';
 import type { Processor, ProcessorContext, Rejection } from '../../pipeline/processor.js';
 import { teamsOfResourceGroups } from '../team-attribution.js';
@@ -126,38 +125,10 @@ function metricCapOf(budget: MetricBudget, name: string): number {
   return budget.defaultMaxSeriesPerMetric ?? Infinity;
 }
 
-/** An attribute value as text for a sample: strings as they are, numbers and booleans written out, other kinds named. */
-function valueText(ix: WireIndex, a: number): string {
-  const start = ix.attrValueStart[a];
-  const end = ix.attrValueEnd[a];
-  switch (ix.attrValueType[a]) {
-    case VALUE.STRING:
-      return ix.text(start, end);
-    case VALUE.BOOL:
-      return ix.buf[start] !== 0 ? 'true' : 'false';
-    case VALUE.INT:
-      try {
-        return BigInt.asIntN(64, readVarintBig(ix.buf, { pos: start }, end)).toString();
-      } catch {
-        return '<int>';
-      }
-    case VALUE.DOUBLE:
-      return end - start === 8 ? String(new DataView(ix.buf.buffer, ix.buf.byteOffset + start, 8).getFloat64(0, true)) : '<double>';
-    case VALUE.ARRAY:
-      return '<array>';
-    case VALUE.KVLIST:
-      return '<kvlist>';
-    case VALUE.BYTES:
-      return '<bytes>';
-    default:
-      return '';
-  }
-}
-
 /** Keys and values of a point's attributes, for violation samples (policies already redacted what they deny). */
 function labelSample(ix: WireIndex, node: number): Record<string, string> {
   const sample: Record<string, string> = {};
-  for (let a = ix.nodeFirstAttr[node]; a >= 0; a = ix.attrNext[a]) sample[ix.attrKey(a)] = valueText(ix, a);
+  for (let a = ix.nodeFirstAttr[node]; a >= 0; a = ix.attrNext[a]) sample[ix.attrKey(a)] = ix.attrValueText(a);
   return sample;
 }
 
