@@ -11,8 +11,9 @@ if ! command -v java >/dev/null 2>&1 || ! command -v mvn >/dev/null 2>&1; then
   apt-get update
   apt-get install -y --no-install-recommends openjdk-17-jre-headless maven
 fi
-java -version 2>&1 | head -1
-mvn -v 2>&1 | head -1
+# sed, not head: head would close the pipe early and, under pipefail, fail the script on SIGPIPE.
+java -version 2>&1 | sed -n 1p
+mvn -v 2>&1 | sed -n 1p
 
 pom=test/kafka/pom.xml
 version=$(sed -n 's:.*<kafka\.version>\(.*\)</kafka\.version>.*:\1:p' "$pom")
