@@ -2,12 +2,12 @@ import { spawn, spawnSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parse, stringify } from 'yaml';
 import { trackChild } from './children.js';
 import { pinnedCommand } from './machine.js';
+import { repoRootAbove } from './repo-root.js';
 import type { MemoryReading } from './tollgate-process.js';
 import { freePort, readCpuSeconds, readMemory, stopChild } from './tollgate-process.js';
 
@@ -23,17 +23,6 @@ export const COLLECTOR_BUILD_TIMEOUT_MS = 30 * 60_000;
 const READY_TIMEOUT_MS = 30_000;
 const STDERR_KEPT_CHARS = 1_000_000;
 
-/** The repository root, found by walking up to the build script: this file runs from bench/ under tsx and from dist/bench/bench/ compiled. */
-function repoRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, BUILD_SCRIPT))) {
-    const parent = dirname(dir);
-    if (parent === dir) throw new Error(`cannot find ${BUILD_SCRIPT} above ${fileURLToPath(import.meta.url)}`);
-    dir = parent;
-  }
-  return dir;
-}
-
 /** True when the Go toolchain the build needs is on PATH. */
 export function goAvailable(): boolean {
   return spawnSync('go', ['version'], { stdio: 'ignore', timeout: 30_000 }).status === 0;
@@ -47,7 +36,7 @@ let builtBinary: string | undefined;
  */
 export function ensureCollectorBinary(): string {
   if (builtBinary !== undefined) return builtBinary;
-  const result = spawnSync('bash', [join(repoRoot(), BUILD_SCRIPT)], { encoding: 'utf8', timeout: COLLECTOR_BUILD_TIMEOUT_MS, maxBuffer: 64 * 1024 * 1024 });
+  const result = spawnSync('bash', [join(repoRootAbove(import.meta.url, BUILD_SCRIPT), BUILD_SCRIPT)], { encoding: 'utf8', timeout: COLLECTOR_BUILD_TIMEOUT_MS, maxBuffer: 64 * 1024 * 1024 });
   const path = result.stdout?.trim().split('\n').at(-1) ?? '';
   if (result.status !== 0 || path === '' || !existsSync(path)) {
     throw new Error(`building the OpenTelemetry Collector failed (exit ${result.status ?? result.signal}): ${result.error?.message ?? ''}\n${(result.stderr ?? '').slice(-6000)}`);

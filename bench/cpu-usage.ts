@@ -65,3 +65,44 @@ export function ownCpuSeconds(): number {
   const usage = process.cpuUsage();
   return (usage.user + usage.system) / 1e6;
 }
+
+/** What a window meter measured between `begin()` and `end()`. */
+export interface MeteredWindow<K extends string> {
+  readonly seconds: number;
+  /** How much each counter grew over the window. */
+  readonly growth: Readonly<Record<K, number>>;
+  /** Each metered core's busy and other-processes share. */
+  readonly cores: ReadonlyMap<number, CoreShare>;
+}
+
+/**
+ * Reads counters (CPU seconds of our processes, requests seen) when a load window opens and
+ * closes, and meters cores meanwhile; `ownOn` names, per core, the CPU counters of the
+ * processes running there, so the rest of that core's busy time counts as other load.
+ */
+export function createWindowMeter<K extends string>(
+  read: () => Readonly<Record<K, number>>,
+  ownOn: ReadonlyMap<number, readonly NoInfer<K>[]>,
+): { readonly begin: () => void; readonly end: () => void; readonly window: () => MeteredWindow<K> } {
+  const meters = [...ownOn.keys()].map((core) => [core, createCoreMeter(core)] as const);
+  const sample = (): { at: number; values: Readonly<Record<K, number>> } => ({ at: performance.now(), values: read() });
+  let begin = sample();
+  let result: MeteredWindow<K> | undefined;
+  return {
+    begin: () => {
+      begin = sample();
+      for (const [, meter] of meters) meter.begin();
+    },
+    end: () => {
+      const end = sample();
+      const growth = {} as Record<K, number>;
+      for (const key of Object.keys(end.values) as K[]) growth[key] = end.values[key] - begin.values[key];
+      const own = (core: number): number => (ownOn.get(core) ?? []).reduce((sum, key) => sum + growth[key], 0);
+      result = { seconds: (end.at - begin.at) / 1000, growth, cores: new Map(meters.map(([core, meter]) => [core, meter.end(own(core))])) };
+    },
+    window: () => {
+      if (!result) throw new Error('bench: the measured window never closed');
+      return result;
+    },
+  };
+}

@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { scanRequest } from '../collector/otlp/scanner.js';
 import { WireIndex } from '../collector/otlp/wire-index.js';
 import type { CoreShare } from './cpu-usage.js';
-import { createCoreMeter, ownCpuSeconds } from './cpu-usage.js';
+import { createWindowMeter, ownCpuSeconds } from './cpu-usage.js';
 import type { LoadResult, LoadTarget, WindowProbe } from './load.js';
 import { createTarget, runClosedLoop, runPaced } from './load.js';
 import { BENCH_CORE, canPin, SERVICE_CORE } from './machine.js';
@@ -150,41 +150,26 @@ interface CpuShares {
 }
 
 function createCpuProbe(tollgate: TollgateProcess, sink: Sink): WindowProbe & { shares(): CpuShares; sinkRequests(): number } {
-  const serviceCore = createCoreMeter(SERVICE_CORE);
-  const benchCore = createCoreMeter(BENCH_CORE);
-  const sample = (): { at: number; tollgate: number; bench: number; sink: number } => ({
-    at: performance.now(),
-    tollgate: tollgate.cpuSeconds(),
-    bench: ownCpuSeconds(),
-    sink: sink.viaTollgate.requests,
-  });
-  let begin = sample();
-  let shares: CpuShares | undefined;
-  let sinkRequests = 0;
+  const meter = createWindowMeter(
+    () => ({ tollgate: tollgate.cpuSeconds(), bench: ownCpuSeconds(), sink: sink.viaTollgate.requests }),
+    new Map([
+      [SERVICE_CORE, ['tollgate'] as const],
+      [BENCH_CORE, ['bench'] as const],
+    ]),
+  );
   return {
-    begin: () => {
-      begin = sample();
-      serviceCore.begin();
-      benchCore.begin();
-    },
-    end: () => {
-      const end = sample();
-      const seconds = (end.at - begin.at) / 1000;
-      const tollgateSeconds = end.tollgate - begin.tollgate;
-      const benchSeconds = end.bench - begin.bench;
-      shares = {
-        tollgatePercent: (tollgateSeconds / seconds) * 100,
-        benchPercent: (benchSeconds / seconds) * 100,
-        serviceCore: serviceCore.end(tollgateSeconds),
-        benchCore: benchCore.end(benchSeconds),
-      };
-      sinkRequests = end.sink - begin.sink;
-    },
+    begin: meter.begin,
+    end: meter.end,
     shares: () => {
-      if (!shares) throw new Error('e2e-http: the measured window never closed');
-      return shares;
+      const { seconds, growth, cores } = meter.window();
+      return {
+        tollgatePercent: (growth.tollgate / seconds) * 100,
+        benchPercent: (growth.bench / seconds) * 100,
+        serviceCore: cores.get(SERVICE_CORE)!,
+        benchCore: cores.get(BENCH_CORE)!,
+      };
     },
-    sinkRequests: () => sinkRequests,
+    sinkRequests: () => meter.window().growth.sink,
   };
 }
 
@@ -259,14 +244,14 @@ function coreShareText(share: CoreShare): string {
 /** Interference this large makes the throughput figure a measurement of the neighbours. */
 const INTERFERENCE_WARNING_PERCENT = 10;
 
-function warnAboutInterference(cpu: CpuShares): void {
+export function warnAboutInterference(cpu: Pick<CpuShares, 'serviceCore' | 'benchCore'>, window = 'the saturation window'): void {
   if (!canPin()) return;
   for (const [core, share] of [
     [SERVICE_CORE, cpu.serviceCore],
     [BENCH_CORE, cpu.benchCore],
   ] as const) {
     if (share.otherPercent > INTERFERENCE_WARNING_PERCENT) {
-      console.log(`WARNING: other processes used ${formatFixed(share.otherPercent, 0)} % of core ${core} during the saturation window; the throughput figure is low. Re-run on a quiet machine.`);
+      console.log(`WARNING: other processes used ${formatFixed(share.otherPercent, 0)} % of core ${core} during ${window}; the throughput figure is low. Re-run on a quiet machine.`);
     }
   }
 }

@@ -6,6 +6,7 @@ import { runAggregateSuite } from './aggregate-suite.js';
 import { runApiSuite } from './api-suite.js';
 import { runBudgetSuite } from './budget-suite.js';
 import { runCollectorSuite } from './collector-suite.js';
+import { runKafkaSuite } from './kafka-suite.js';
 import { runPolicySuite } from './policy-suite.js';
 import { runSamplingSuite } from './sampling-suite.js';
 import { runTailSuite } from './tail-suite.js';
@@ -38,6 +39,8 @@ const SUITES: Readonly<Record<string, (options: RunOptions) => Figure[] | Promis
   api: () => runApiSuite(),
   // Tollgate vs the OpenTelemetry Collector on the same governance job; build the collector first (test/interop/build-collector.sh).
   'vs-collector': () => runCollectorSuite(),
+  // The Kafka exporter alone (gzip and none) into a real local broker; needs Java and the broker's jars (see docs/kafka.md), not a default suite.
+  kafka: (options) => runKafkaSuite({ profileDir: options.profileDir }),
   'e2e-http': (options) => runE2eHttpSuite({ profileDir: options.profileDir, rulesYaml: NO_GOVERNANCE_RULES }),
   'e2e-http-default-rules': (options) => runE2eHttpSuite({ profileDir: options.profileDir, suite: 'e2e-http (default rules)' }),
   // The usage store flushing every second versus not during the run: SQLite writes must not show in the request latency.
@@ -58,7 +61,7 @@ const RUN_LIMIT_MS = 165_000;
 const USAGE = `usage: node dist/bench/bench/run.js [suite...] [--profile DIR]
 suites: ${Object.keys(SUITES).join(', ')}
         (default: ${DEFAULT_SUITES.join(', ')}; the store-flushing pair is a separate comparison run)
---profile DIR   write a V8 CPU profile of the Tollgate process (e2e-http) into DIR`;
+--profile DIR   write a V8 CPU profile of the Tollgate process (e2e-http) into DIR (kafka: DIR/gzip and DIR/none)`;
 
 function parseOptions(argv: readonly string[]): { suites: string[]; options: RunOptions } {
   const { values, positionals } = parseArgs({

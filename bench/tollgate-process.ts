@@ -21,8 +21,10 @@ const STOP_TIMEOUT_MS = 5_000;
 const STDERR_KEPT_CHARS = 8_000;
 
 export interface TollgateOptions {
-  /** Base URL of the downstream the otlphttp exporter sends to. */
-  readonly downstream: string;
+  /** Base URL of the downstream the otlphttp exporter sends to (unless `exporters` replaces it). */
+  readonly downstream?: string;
+  /** The `exporters:` section's body (YAML lines indented by two spaces), instead of otlphttp to `downstream`. */
+  readonly exporters?: string;
   /** Writes a V8 CPU profile of Tollgate into this directory when it stops. */
   readonly profileDir?: string;
   /** Governance rules to run with (written next to the config); undefined = the embedded default. */
@@ -67,7 +69,7 @@ export async function startTollgate(options: TollgateOptions): Promise<TollgateP
     rulesFile = join(workDir, 'rules.yaml');
     writeFileSync(rulesFile, options.rulesYaml);
   }
-  writeFileSync(configFile, benchConfig(workDir, httpPort, apiPort, options.downstream, rulesFile, options.apiConfig ?? '') + (options.extraConfig ?? ''));
+  writeFileSync(configFile, benchConfig(workDir, httpPort, apiPort, exportersOf(options), rulesFile, options.apiConfig ?? '') + (options.extraConfig ?? ''));
   if (options.prepareDataDir) {
     const dataDir = join(workDir, 'data');
     mkdirSync(dataDir, { recursive: true });
@@ -113,7 +115,7 @@ export async function startTollgate(options: TollgateOptions): Promise<TollgateP
  * measure), no compression to the sink (gzip would measure zlib), warn-level logs so that the
  * log is quiet unless something goes wrong. Everything else is the shipped default.
  */
-function benchConfig(workDir: string, httpPort: number, apiPort: number, downstream: string, rulesFile: string | undefined, apiConfig: string): string {
+function benchConfig(workDir: string, httpPort: number, apiPort: number, exporters: string, rulesFile: string | undefined, apiConfig: string): string {
   return `data_dir: ${join(workDir, 'data')}
 rules: ${rulesFile ?? 'null'}
 receivers:
@@ -124,10 +126,7 @@ receivers:
       grpc:
         enabled: false
 exporters:
-  otlphttp:
-    endpoint: ${downstream}
-    compression: none
-api:
+${exporters}api:
   endpoint: 127.0.0.1:${apiPort}
 ${apiConfig}shutdown:
   drain_timeout: 2s
@@ -135,6 +134,12 @@ telemetry:
   logs:
     level: warn
 `;
+}
+
+function exportersOf(options: TollgateOptions): string {
+  if (options.exporters !== undefined) return options.exporters;
+  if (options.downstream === undefined) throw new Error('startTollgate: give a downstream or the exporters');
+  return `  otlphttp:\n    endpoint: ${options.downstream}\n    compression: none\n`;
 }
 
 /** A port the kernel just handed out and released; loopback-only, so a collision is unlikely and would fail loudly. */

@@ -6,6 +6,7 @@ import { EditList, rewrite } from '../otlp/rewriter.js';
 import { scanRequest } from '../otlp/scanner.js';
 import type { Signal } from '../otlp/signal.js';
 import { NO_OFFSET, VALUE, WireIndex } from '../otlp/wire-index.js';
+import { readVarint, skipField, WIRE_LEN } from '../otlp/wire.js';
 
 /** `trace_id`: spans only. `service.name`: the resource attribute. `none`: no key (round-robin partitions). */
 export type KafkaMessageKey = 'trace_id' | 'service.name' | 'none';
@@ -42,6 +43,71 @@ function serviceNameOf(index: WireIndex, resourceGroup: number): string | null {
   return null;
 }
 
+/** Field 1, length-delimited: Resource{Spans,Metrics,Logs} in a request, Resource in those, KeyValue in Resource, the key in KeyValue, string_value in AnyValue. */
+const FIELD_1 = (1 << 3) | WIRE_LEN;
+/** KeyValue.value. */
+const FIELD_2 = (2 << 3) | WIRE_LEN;
+/** The resources disagree, or one is shaped so that only the full scan can say what it means. */
+const UNSURE = Symbol('unsure');
+
+/** Each field in [start, end): its tag and its payload's [start, end) (after the length, for length-delimited fields). */
+function* fields(buf: Uint8Array, start: number, end: number): Generator<readonly [number, number, number]> {
+  const cursor = { pos: start };
+  while (cursor.pos < end) {
+    const tag = readVarint(buf, cursor, end);
+    const fieldEnd = skipField(buf, tag & 7, cursor.pos, end);
+    if ((tag & 7) === WIRE_LEN) readVarint(buf, cursor, end);
+    yield [tag, cursor.pos, fieldEnd];
+    cursor.pos = fieldEnd;
+  }
+}
+
+function fieldsTagged(buf: Uint8Array, tag: number, start: number, end: number): (readonly [number, number, number])[] {
+  return [...fields(buf, start, end)].filter((field) => field[0] === tag);
+}
+
+function isServiceNameKey(buf: Uint8Array, start: number, end: number): boolean {
+  if (end - start !== SERVICE_NAME.length) return false;
+  for (let i = 0; i < SERVICE_NAME.length; i++) if (buf[start + i] !== SERVICE_NAME[i]) return false;
+  return true;
+}
+
+/** The string value of a resource's service.name, null when it has none, UNSURE when it is not one plain string. */
+function resourceServiceName(buf: Uint8Array, start: number, end: number): string | null | typeof UNSURE {
+  let name: string | null | typeof UNSURE = null;
+  for (const [, kvStart, kvEnd] of fieldsTagged(buf, FIELD_1, start, end)) {
+    const keys = fieldsTagged(buf, FIELD_1, kvStart, kvEnd);
+    if (keys.length !== 1) return UNSURE;
+    if (!isServiceNameKey(buf, keys[0][1], keys[0][2])) continue;
+    // A second service.name, a value that is not exactly one string_value: left to the scanner.
+    if (name !== null) return UNSURE;
+    const values = fieldsTagged(buf, FIELD_2, kvStart, kvEnd);
+    if (values.length !== 1) return UNSURE;
+    const members = [...fields(buf, values[0][1], values[0][2])];
+    if (members.length !== 1 || members[0][0] !== FIELD_1) return UNSURE;
+    name = Buffer.from(buf.buffer, buf.byteOffset + members[0][1], members[0][2] - members[0][1]).toString('utf8');
+  }
+  return name;
+}
+
+/**
+ * The one service.name all of a request's resources carry, reading only the resources and
+ * skipping their items: a request usually comes from one service, and scanning every point
+ * again just to find that out cost as much as the receiver's own scan. UNSURE when the
+ * resources differ (or look unusual): the caller then keys item by item.
+ */
+function soleServiceName(body: Uint8Array): string | null | typeof UNSURE {
+  let sole: string | null | typeof UNSURE | undefined;
+  for (const [, groupStart, groupEnd] of fieldsTagged(body, FIELD_1, 0, body.length)) {
+    const resources = fieldsTagged(body, FIELD_1, groupStart, groupEnd);
+    if (resources.length > 1) return UNSURE;
+    const name = resources.length === 0 ? null : resourceServiceName(body, resources[0][1], resources[0][2]);
+    if (name === UNSURE || (sole !== undefined && name !== sole)) return UNSURE;
+    sole = name;
+  }
+  return sole === undefined ? UNSURE : sole;
+}
+
 /** Each item's key, in item order. */
 function itemKeys(index: WireIndex, key: Exclude<KafkaMessageKey, 'none'>): (string | null)[] {
   const keys: (string | null)[] = new Array<string | null>(index.itemCount);
@@ -75,6 +141,10 @@ const scratch = { index: new WireIndex(), edits: new EditList() };
  */
 export function splitByKey(signal: Signal, body: Uint8Array, items: number, key: KafkaMessageKey): KeyedRequest[] {
   if (key === 'none' || (key === 'trace_id' && signal !== 'traces') || items === 0) return [{ key: null, body, items }];
+  if (key === 'service.name') {
+    const sole = soleServiceName(body);
+    if (sole !== UNSURE) return [{ key: sole, body, items }];
+  }
   const { index, edits } = scratch;
   scanRequest(index, signal, body);
   const keys = itemKeys(index, key);

@@ -8,10 +8,12 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSy
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
+import { pinnedCommand } from '../../bench/machine.js';
+import { repoRootAbove } from '../../bench/repo-root.js';
 import { freePort } from '../../bench/tollgate-process.js';
 
-const ROOT = new URL('../../', import.meta.url).pathname;
-const POM = join(ROOT, 'test/kafka/pom.xml');
+const POM_PATH = 'test/kafka/pom.xml';
+const POM = join(repoRootAbove(import.meta.url, POM_PATH), POM_PATH);
 
 export interface KafkaBroker {
   /** host:port of the PLAINTEXT listener, for kafkajs `brokers`. */
@@ -22,6 +24,8 @@ export interface KafkaBroker {
   readonly startMs: number;
   /** Milliseconds the storage format took (a separate JVM, first start only). */
   readonly formatMs: number;
+  /** The broker JVM's pid while it runs (the bench reads its CPU time). */
+  readonly pid: number | undefined;
   /** Stops the JVM (SIGTERM, SIGKILL after a timeout); the storage stays, so `start` can resume it. */
   halt(): Promise<void>;
   /** Starts the JVM again on the same ports and storage after `halt` (topics and offsets survive). */
@@ -35,6 +39,8 @@ export interface KafkaBrokerOptions {
   partitions?: number;
   /** Time allowed for the first start, jar fetch excluded (default 90 s on a shared 2-core machine). */
   startTimeoutMs?: number;
+  /** Runs the broker JVM on this core only (taskset), so a benchmark can keep it off the measured process's core. */
+  core?: number;
 }
 
 /** The Kafka version pinned in test/kafka/pom.xml. */
@@ -231,7 +237,10 @@ export async function startKafkaBroker(options: KafkaBrokerOptions = {}): Promis
   const launch = async (timeoutMs: number): Promise<number> => {
     const began = Date.now();
     let output = '';
-    const current = spawn('java', javaArgs(jarDir, dir, 'kafka.Kafka', [propsPath]), { stdio: ['ignore', 'pipe', 'pipe'] });
+    const java = { command: 'java', args: javaArgs(jarDir, dir, 'kafka.Kafka', [propsPath]) };
+    // taskset execs java in place, so the child's pid stays the JVM's.
+    const { command, args } = options.core === undefined ? java : pinnedCommand(options.core, java.command, java.args);
+    const current = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     child = current;
     current.stdout?.setEncoding('utf8').on('data', (chunk: string) => (output = (output + chunk).slice(-20_000)));
     current.stderr?.setEncoding('utf8').on('data', (chunk: string) => (output = (output + chunk).slice(-20_000)));
@@ -263,6 +272,9 @@ export async function startKafkaBroker(options: KafkaBrokerOptions = {}): Promis
     bootstrap,
     dir,
     formatMs,
+    get pid() {
+      return child?.exitCode === null && child.signalCode === null ? child.pid : undefined;
+    },
     get startMs() {
       return startMs;
     },

@@ -132,6 +132,33 @@ describe('splitByKey (no broker)', () => {
     assert.deepEqual(logs.map((p) => [p.key, p.items]), [['checkout', 1], ['payments', 1]]);
     assert.deepEqual(splitByKey('logs', encodeRequest('logs', logsRequest()), 2, 'none').map((p) => p.key), [null]);
   });
+
+  it('keys a request by service.name from its resources alone when they agree, and item by item when they do not', () => {
+    const resourceMetrics = (service: OtlpObject | undefined, points: number): OtlpObject => {
+      const group = (metricsRequest('unused', points).resourceMetrics as OtlpObject[])[0];
+      const withResource: OtlpObject = service === undefined ? { scopeMetrics: group.scopeMetrics } : { ...group, resource: service };
+      return points === 0 ? { ...withResource, scopeMetrics: [] } : withResource;
+    };
+    const split = (groups: OtlpObject[], items: number) => {
+      const body = encodeRequest('metrics', { resourceMetrics: groups });
+      return { body, parts: splitByKey('metrics', body, items, 'service.name') };
+    };
+    // Two resources of one service: one message, the request as it came.
+    const same = split([resourceMetrics(resource('checkout'), 2), resourceMetrics(resource('checkout'), 3)], 5);
+    assert.deepEqual(same.parts.map((p) => [p.key, p.items]), [['checkout', 5]]);
+    assert.equal(same.parts[0].body, same.body);
+    // No service.name anywhere (no resource, or one without it): one unkeyed message.
+    const none = split([resourceMetrics(undefined, 1), resourceMetrics({ attributes: [{ key: 'host.name', value: { stringValue: 'h' } }] }, 1)], 2);
+    assert.deepEqual(none.parts.map((p) => [p.key, p.items]), [[null, 2]]);
+    assert.equal(none.parts[0].body, none.body);
+    // A second service with no items: the resources disagree, but every item has the same key.
+    const empty = split([resourceMetrics(resource('checkout'), 2), resourceMetrics(resource('payments'), 0)], 2);
+    assert.deepEqual(empty.parts.map((p) => [p.key, p.items]), [['checkout', 2]]);
+    // A service.name that is not a string counts as none, as the scanner reads it.
+    const intName = { attributes: [{ key: 'service.name', value: { intValue: '7' } }] };
+    const mixed = split([resourceMetrics(intName, 1), resourceMetrics(resource('checkout'), 2)], 3);
+    assert.deepEqual(mixed.parts.map((p) => [p.key, p.items]), [[null, 1], ['checkout', 2]]);
+  });
 });
 
 describe('kafka exporter against a real broker', { skip: kafkaSkipReason() }, () => {
