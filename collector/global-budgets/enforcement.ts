@@ -29,6 +29,11 @@ const ROUNDS_KEPT = 16;
 
 interface HeldState {
   readonly state: GlobalTeamState;
+  /**
+   * What the state's age is measured from: its publication time, or when it arrived if that is
+   * earlier — an aggregator whose clock runs ahead must not make a state look fresh for ever.
+   */
+  readonly stampMs: number;
   /** This sidecar's admissions when the state arrived (used when the basis has no round of ours). */
   readonly admittedAtReceipt: number;
 }
@@ -42,8 +47,9 @@ export class GlobalEnforcement {
 
   constructor(readonly options: GlobalEnforcementOptions) {}
 
-  onState(state: GlobalTeamState): void {
-    this.states.set(state.team, { state, admittedAtReceipt: this.admitted.get(state.team) ?? 0 });
+  /** A team's state arrived at `receivedAtMs` (this sidecar's clock). */
+  onState(state: GlobalTeamState, receivedAtMs = state.publishedAtMs): void {
+    this.states.set(state.team, { state, stampMs: Math.min(state.publishedAtMs, receivedAtMs), admittedAtReceipt: this.admitted.get(state.team) ?? 0 });
   }
 
   /** A report round `seq` was taken for the team: admissions from now on are not in it. */
@@ -61,14 +67,14 @@ export class GlobalEnforcement {
   /** The state in force for the team, if fresh enough at `nowMs`. */
   freshState(team: string, nowMs: number): GlobalTeamState | undefined {
     const held = this.states.get(team);
-    if (held === undefined || nowMs - held.state.publishedAtMs > this.options.maxStateAgeMs) return undefined;
+    if (held === undefined || nowMs - held.stampMs > this.options.maxStateAgeMs) return undefined;
     return held.state;
   }
 
   /** Age in ms of the team's latest state, fresh or not (undefined: none received). */
   stateAgeMs(team: string, nowMs: number): number | undefined {
     const held = this.states.get(team);
-    return held === undefined ? undefined : nowMs - held.state.publishedAtMs;
+    return held === undefined ? undefined : nowMs - held.stampMs;
   }
 
   /** New series this sidecar may still admit for the team now (undefined: no fresh state, enforce locally). */

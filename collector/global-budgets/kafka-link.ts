@@ -94,12 +94,13 @@ export function startKafkaLink(kafka: Kafka, config: GlobalBudgetsConfig, parts:
           return Promise.resolve();
         },
       });
-      if (stopped) return;
+      // stop() may have run while connecting: its disconnect came too early for these clients.
+      if (stopped) return await disconnect();
       connected = true;
       delay = RECONNECT_MIN_MS;
       logger.info(`${what}: connected to Kafka`, { brokers: config.brokers });
     } catch (error) {
-      if (stopped) return;
+      if (stopped) return await disconnect();
       logger.warn(`${what}: Kafka unavailable, retrying`, { error: kafkaErrorMessage(error), retryInMs: delay });
       await disconnect();
       schedule();

@@ -123,7 +123,7 @@ export function createGlobalSidecar(options: GlobalSidecarOptions): GlobalSideca
           noun: 'budget-state message',
           outcomes: metrics.globalStateMessages,
           apply(value) {
-            enforcement.onState(decodeTeamState(value));
+            enforcement.onState(decodeTeamState(value), now());
             metrics.globalStateMessages.inc({ outcome: 'applied' });
           },
         },

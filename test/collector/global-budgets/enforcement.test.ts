@@ -19,6 +19,14 @@ test('no state, or a state older than the maximum age: enforce locally', () => {
   assert.equal(g.stateAgeMs('other', 7000), undefined);
 });
 
+test('a state stamped ahead of this sidecar\'s clock ages from its arrival, so it still goes stale', () => {
+  const g = new GlobalEnforcement({ ...ME, maxStateAgeMs: 5000 });
+  g.onState(state(10, [{ ...ME, seq: 0 }], 100_000), 1000);
+  assert.equal(g.verdict('t', 6000), 'admit');
+  assert.equal(g.verdict('t', 6001), 'local', 'the aggregator clock is 99 s ahead: the state still expires 5 s after it arrived');
+  assert.equal(g.stateAgeMs('t', 7000), 6000);
+});
+
 test('over the global budget: every new series is refused', () => {
   const g = new GlobalEnforcement({ ...ME, maxStateAgeMs: 5000 });
   g.onState(state(0, [{ ...ME, seq: 0 }, { instance: 'other', startedAtMs: 1, seq: 9 }]));
