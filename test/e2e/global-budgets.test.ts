@@ -178,8 +178,9 @@ describe('global budgets across sidecars (real Kafka broker)', { skip: kafkaSkip
     const agg = aggregator;
 
     // ── The same 20 series in both sidecars count once globally.
-    await send(a, range(0, 20));
-    await send(b, range(0, 20));
+    // At once, before the first report round (300 ms) can bring back a state: a sidecar that
+    // already had a state would count these 20 as new to it and admit only its share.
+    await Promise.all([send(a, range(0, 20)), send(b, range(0, 20))]);
     await waitFor('the aggregator to see both sidecars', async () => (await metric(agg.api, 'tollgate_aggregator_sidecars')) === 2);
     await waitFor('the global estimate of 20 series', async () => (await metric(agg.api, 'tollgate_team_active_series', { team: TEAM })) === 20);
     await sleep(1000);
