@@ -16,13 +16,28 @@ export type Fetch = typeof fetch;
 
 const TIMEOUT_MS = 15_000;
 
+/** A 429 is waited out (Retry-After, capped) this many times before it counts as a failure. */
+const MAX_RETRIES = 3;
+const MAX_RETRY_WAIT_MS = 10_000;
+
+/** Retry-After in seconds (the only form Tollgate sends); 1 s when absent or a date. */
+function retryAfterMs(response: Response): number {
+  const seconds = Number(response.headers.get('retry-after'));
+  return Math.min(MAX_RETRY_WAIT_MS, Number.isFinite(seconds) && seconds > 0 ? seconds * 1000 : 1000);
+}
+
 async function get(fetchImpl: Fetch, url: string, headers: Record<string, string>): Promise<Response> {
   let response: Response;
-  try {
-    response = await fetchImpl(url, { headers, signal: AbortSignal.timeout(TIMEOUT_MS), redirect: 'follow' });
-  } catch (error) {
-    const cause = (error as { cause?: { message?: string } }).cause?.message;
-    throw new CheckIoError(`GET ${url}: ${(error as Error).message}${cause ? ` (${cause})` : ''}`);
+  for (let attempt = 0; ; attempt++) {
+    try {
+      response = await fetchImpl(url, { headers, signal: AbortSignal.timeout(TIMEOUT_MS), redirect: 'follow' });
+    } catch (error) {
+      const cause = (error as { cause?: { message?: string } }).cause?.message;
+      throw new CheckIoError(`GET ${url}: ${(error as Error).message}${cause ? ` (${cause})` : ''}`);
+    }
+    if (response.status !== 429 || attempt >= MAX_RETRIES) break;
+    await response.body?.cancel();
+    await new Promise((resolve) => setTimeout(resolve, retryAfterMs(response)));
   }
   if (!response.ok) {
     const body = (await response.text().catch(() => '')).slice(0, 300);
@@ -67,12 +82,26 @@ export async function teamBudget(fetchImpl: Fetch, api: string, team: string, to
   return { team, limit: line.limit ?? null, usage: line.usage, utilization: line.utilization ?? null, status: line.status ?? 'unknown', asOf: line.as_of ?? null };
 }
 
-/** Current usage of every team the token can see (`--api`): teams from `GET /teams`, then each team's budget. */
-export async function teamsUsage(fetchImpl: Fetch, api: string, token: string): Promise<Map<string, TeamUsage>> {
+/** Budget requests in flight at once: far below the API's own rate limit (a burst of 60). */
+const BUDGET_CONCURRENCY = 4;
+
+/**
+ * Current usage (`--api`) of the `wanted` teams (those in the sample) that the token can see:
+ * teams from `GET /teams`, then each one's budget, a few at a time.
+ */
+export async function teamsUsage(fetchImpl: Fetch, api: string, token: string, wanted: ReadonlySet<string>): Promise<Map<string, TeamUsage>> {
   const list = (await apiGet(fetchImpl, api, '/teams', token)) as { teams?: { name?: unknown }[] };
-  const names = (list.teams ?? []).map((t) => t.name).filter((n): n is string => typeof n === 'string');
-  const lines = await Promise.all(names.map((name) => teamBudget(fetchImpl, api, name, token)));
-  return new Map(lines.map((line) => [line.team, { usage: line.usage, limit: line.limit }]));
+  const names = (list.teams ?? []).map((t) => t.name).filter((n): n is string => typeof n === 'string' && wanted.has(n));
+  const usage = new Map<string, TeamUsage>();
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < names.length) {
+      const line = await teamBudget(fetchImpl, api, names[next++], token);
+      usage.set(line.team, { usage: line.usage, limit: line.limit });
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(BUDGET_CONCURRENCY, names.length) }, worker));
+  return usage;
 }
 
 const SKIP_DIRS = new Set(['node_modules', '.git', 'dist', 'build', 'target', 'vendor', '.venv', '__pycache__', 'coverage']);

@@ -17,7 +17,8 @@ import { OUTPUT_FORMATS, RENDERERS, renderHuman, renderMarkdownSummary } from '.
 import type { OutputFormat } from '../collector/check/formats.js';
 import { CheckInputError } from '../collector/check/inputs.js';
 import type { CheckReport } from '../collector/check/report.js';
-import { EmptySampleError, runCheck } from '../collector/check/run.js';
+import type { SampleStats } from '../collector/check/sample.js';
+import { EmptySampleError, runCheck, sampleOf } from '../collector/check/run.js';
 import type { CheckInput } from '../collector/check/run.js';
 import { createSourceIndex } from '../collector/check/source-locations.js';
 import type { SourceIndex } from '../collector/check/source-locations.js';
@@ -180,6 +181,7 @@ async function readConfigFile(path: string, what: string): Promise<string> {
 interface Gathered {
   readonly rules: CompiledRules;
   readonly inputs: CheckInput[];
+  readonly sample: SampleStats;
   readonly baseline: CheckInput[];
   readonly usage: Map<string, TeamUsage> | undefined;
   readonly suppressions: CompiledSuppression[];
@@ -195,9 +197,11 @@ async function gather(args: CheckArgs, io: CheckIo): Promise<Gathered> {
   for (const url of args.scrape) inputs.push({ kind: 'prometheus', path: url, bytes: await scrape(io.fetch, url) });
   const baseline: CheckInput[] = [];
   for (const path of args.baseline) baseline.push({ kind: 'auto', path, bytes: await readInput(path) });
-  const usage = args.api === undefined ? undefined : await teamsUsage(io.fetch, args.api, args.token ?? '');
+  // Read before --api: only the sample's teams need their usage (one budget call per team).
+  const sample = sampleOf(rules, inputs, args.resource);
+  const usage = args.api === undefined ? undefined : await teamsUsage(io.fetch, args.api, args.token ?? '', new Set(sample.metrics.map((m) => m.team)));
   const source = args.source === undefined ? undefined : createSourceIndex(await readSourceTree(args.source, io.cwd));
-  return { rules, inputs, baseline, usage, suppressions, source };
+  return { rules, inputs, sample, baseline, usage, suppressions, source };
 }
 
 async function writeOutputs(report: CheckReport, args: CheckArgs, io: CheckIo): Promise<void> {
@@ -206,7 +210,8 @@ async function writeOutputs(report: CheckReport, args: CheckArgs, io: CheckIo): 
   (machineOnStdout ? io.stderr : io.stdout).write(renderHuman(report));
   for (const output of args.outputs) {
     const text = RENDERERS[output.format](report);
-    if (output.path === undefined) io.stdout.write(text);
+    // Workflow commands after a JSON document would break it; the runner reads stderr too.
+    if (output.path === undefined) (machineOnStdout && output.format === 'github' ? io.stderr : io.stdout).write(text);
     else await writeFile(output.path, text);
   }
   const summaryFile = io.env.GITHUB_STEP_SUMMARY;

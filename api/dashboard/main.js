@@ -39,6 +39,8 @@ const state = {
   skewMs: 0,
   /** Bumped by every load, so answers of an earlier load never overwrite a newer one. */
   generation: 0,
+  /** Bumped by every usage load: a range change reloads the charts within one generation. */
+  usageGeneration: 0,
   nextViolations: null,
 };
 
@@ -189,14 +191,17 @@ async function loadTeam() {
   await Promise.all([loadBudget(team, generation), loadUsage(team, generation), loadCardinality(team, generation), loadViolations(team, generation, null)]);
 }
 
-/** Runs one section's requests and renders them, or renders the failure in the section. */
-async function section(container, generation, fetchAll, render) {
+/**
+ * Runs one section's requests and renders them, or renders the failure in the section;
+ * `fresh` tells whether a newer load of this section alone has started since.
+ */
+async function section(container, generation, fetchAll, render, fresh = () => true) {
   container.replaceChildren(note('Loading…', 'loading'));
   try {
     const data = await fetchAll();
-    if (generation === state.generation) render(data);
+    if (generation === state.generation && fresh()) render(data);
   } catch (error) {
-    failed(error, container, generation);
+    if (fresh()) failed(error, container, generation);
   }
 }
 
@@ -275,11 +280,13 @@ function loadUsage(team, generation) {
   // Whole minutes: the current minute is still filling up.
   const to = Math.floor(serverNow() / 60_000) * 60_000;
   const from = to - ms;
+  const usageGeneration = ++state.usageGeneration;
   return section(
     byId('charts'),
     generation,
     () => Promise.all(SIGNALS.map((signal) => api(`api/v1/teams/${enc(team)}/usage?signal=${signal.name}&from=${from}&to=${to}&step=${step}`))),
     (answers) => byId('charts').replaceChildren(...answers.map((answer, i) => usageChart(answer, SIGNALS[i], range))),
+    () => usageGeneration === state.usageGeneration,
   );
 }
 

@@ -47,13 +47,12 @@ function policyFinding(hit: PolicyHit): Finding {
   const { policy } = hit;
   const ruleId = `${POLICY_RULE_PREFIX}${policy.name}`;
   const byDetector = policy.detectors.length > 0 ? ` (its value looks like ${policy.detectors.map((d) => d.name).join(' or ')})` : '';
-  const example = hit.example.length > 40 ? `${hit.example.slice(0, 40)}…` : hit.example;
   return {
     ruleId,
     level: levelOfMode(policy.mode),
     message:
       `${describeSubject(hit)}${byDetector}: attribute policy "${policy.name}" would ${ACTION_WORDS[policy.action]}` +
-      `${policy.mode === 'audit' ? ' (audit mode: counted only)' : ''} — ${hit.count} ${hit.signal === 'metrics' ? 'data point' : 'item'}${hit.count === 1 ? '' : 's'}, team "${hit.team}", e.g. ${hit.key}="${example}".`,
+      `${policy.mode === 'audit' ? ' (audit mode: counted only)' : ''} — ${hit.count} ${hit.signal === 'metrics' ? 'data point' : 'item'}${hit.count === 1 ? '' : 's'}, team "${hit.team}", e.g. ${hit.key}=${hit.example} (value masked).`,
     help:
       hit.target === 'body'
         ? 'Keep such values out of log messages where they are written, or change the rules if the policy is wrong.'

@@ -4,9 +4,10 @@
  *
  * OTLP files are recognised by their first bytes: `{"` is OTLP/JSON lines as the file exporter
  * (and the Collector's) writes them, one Export*ServiceRequest per line, the signal read from
- * the line's top-level key; 0x0a is one protobuf ExportMetricsServiceRequest (its first field,
- * `resource_metrics`, has tag 0x0a); 0x00 is a stream of protobuf requests each prefixed by its
- * length as 4 bytes big-endian (the Collector's file exporter with `format: proto`).
+ * the line's top-level key; 0x0a is one protobuf Export*ServiceRequest (its first field,
+ * `resource_metrics`, `resource_spans` or `resource_logs`, has tag 0x0a); 0x00 is a stream of
+ * protobuf requests each prefixed by its length as 4 bytes big-endian (the Collector's file
+ * exporter with `format: proto`). The signal of a protobuf request is found by scanning it.
  */
 import { encodeRequest } from '../otlp/object-codec.js';
 import { OtlpJsonError, parseOtlpJson } from '../otlp/otlp-json.js';
@@ -86,14 +87,28 @@ function addJsonLines(builder: SampleBuilder, bytes: Uint8Array, path: string): 
   }
 }
 
+/**
+ * The three Export*ServiceRequest messages look alike on the wire (field 1, length-delimited),
+ * so each protobuf message is read as the first signal whose strict scan accepts it. Metrics come
+ * first: a span's start time (fixed64 field 7) and a log record's time (fixed64 field 1) are
+ * wire types a Metric refuses, while a gauge-only Metric would pass for a Span. A failed scan
+ * leaves the sample untouched (addRequest scans before it counts).
+ */
+const PROTOBUF_SIGNALS: readonly Signal[] = ['metrics', 'traces', 'logs'];
+
 function addProtobuf(builder: SampleBuilder, bytes: Uint8Array, path: string): void {
   const add = (message: Uint8Array, index: number): void => {
-    try {
-      builder.addRequest('metrics', message, { path, line: 0 });
-    } catch (error) {
-      if (error instanceof WireError) throw new CheckInputError(path, `message ${index + 1} is not an OTLP protobuf metrics request: ${error.message}`);
-      throw error;
+    let first: WireError | undefined;
+    for (const signal of PROTOBUF_SIGNALS) {
+      try {
+        builder.addRequest(signal, message, { path, line: 0 });
+        return;
+      } catch (error) {
+        if (!(error instanceof WireError)) throw error;
+        first ??= error;
+      }
     }
+    throw new CheckInputError(path, `message ${index + 1} is not an OTLP protobuf metrics, traces or logs request: ${first?.message ?? 'unreadable'}`);
   };
   if (bytes[0] !== 0x00) {
     add(bytes, 0);

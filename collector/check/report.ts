@@ -46,9 +46,12 @@ export interface ReportInput {
   readonly findings: readonly Finding[];
 }
 
-/** Is there anything to judge? A check of nothing must never pass. */
+/**
+ * Is there anything to judge? A check of nothing must never pass. Points an enforced `reject`
+ * policy refused are not counted, but their policy hits are: that sample has findings.
+ */
 export function isEmptySample(sample: SampleStats): boolean {
-  return sample.points === 0 && sample.items === 0;
+  return sample.points === 0 && sample.items === 0 && sample.policyHits.length === 0;
 }
 
 /** Verdict and counts of a list of findings; suppressed ones never count against the check. */

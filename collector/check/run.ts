@@ -28,6 +28,8 @@ export interface CheckInput {
 export interface CheckOptions {
   readonly rules: CompiledRules;
   readonly inputs: readonly CheckInput[];
+  /** `inputs` already read (sampleOf), when the caller needed the sample first (e.g. to ask only its teams' usage). */
+  readonly sample?: SampleStats;
   readonly baseline?: readonly CheckInput[];
   /** Resource attributes given to Prometheus inputs (they have none of their own), e.g. service.name. */
   readonly resource?: Readonly<Record<string, string>>;
@@ -52,7 +54,8 @@ function text(bytes: Uint8Array): string {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8');
 }
 
-function sampleOf(rules: CompiledRules, inputs: readonly CheckInput[], resource: Readonly<Record<string, string>>): SampleStats {
+/** The inputs' statistics after the rules' policies. */
+export function sampleOf(rules: CompiledRules, inputs: readonly CheckInput[], resource: Readonly<Record<string, string>>): SampleStats {
   const builder = createSampleBuilder(rules);
   for (const input of inputs) {
     const kind = input.kind === 'auto' ? detectKind(input.bytes) : input.kind;
@@ -80,7 +83,7 @@ function baselineOf(rules: CompiledRules, inputs: readonly CheckInput[], resourc
 
 export function runCheck(options: CheckOptions): CheckReport {
   const resource = options.resource ?? {};
-  const sample = sampleOf(options.rules, options.inputs, resource);
+  const sample = options.sample ?? sampleOf(options.rules, options.inputs, resource);
   if (isEmptySample(sample)) throw new EmptySampleError(options.inputs.length);
   const baseline = options.baseline && options.baseline.length > 0 ? baselineOf(options.rules, options.baseline, resource) : undefined;
   const findings = evaluate({ rules: options.rules, sample, usage: options.usage, baseline, maxGrowth: options.maxGrowth });

@@ -39,7 +39,10 @@ export interface PolicyHit {
   /** `resource`, `attributes` (points, spans, logs, events, links, scopes), or `body` (log bodies). */
   readonly target: 'resource' | 'attributes' | 'body';
   readonly key: string;
-  /** One value seen, for the message (values of deny-listed keys are what the policy exists for). */
+  /**
+   * One value seen, masked (maskValue): the values a policy catches (card numbers, e-mail
+   * addresses) are exactly what must not reach CI logs, SARIF or annotations.
+   */
   readonly example: string;
   count: number;
   readonly origin: Origin;
@@ -210,7 +213,7 @@ export function createSampleBuilder(rules: CompiledRules): SampleBuilder {
     const id = `${p}\u0000${signal}\u0000${team}\u0000${subject}\u0000${target}\u0000${key}`;
     const hit = hits.get(id);
     if (hit) hit.count++;
-    else hits.set(id, { policy, signal, team: rules.teams[team].name, subject, target, key, example: ix.attrValueText(a), count: 1, origin: originOf(origin, subject) });
+    else hits.set(id, { policy, signal, team: rules.teams[team].name, subject, target, key, example: maskValue(ix.attrValueText(a)), count: 1, origin: originOf(origin, subject) });
   }
 
   /** Marks every point node (and its METRIC_DATA, METRIC nodes) with its metric row, so a hit can name its metric. */
@@ -295,7 +298,7 @@ export function createSampleBuilder(rules: CompiledRules): SampleBuilder {
       const id = `${p}\u0000body\u0000${teams[g]}`;
       const hit = hits.get(id);
       if (hit) hit.count++;
-      else hits.set(id, { policy: rules.attributePolicies[p], signal: 'logs', team: rules.teams[teams[g]].name, subject: 'log records', target: 'body', key: '(body)', example: ix.text(start, end), count: 1, origin: originOf(origin, 'log records') });
+      else hits.set(id, { policy: rules.attributePolicies[p], signal: 'logs', team: rules.teams[teams[g]].name, subject: 'log records', target: 'body', key: '(body)', example: maskValue(ix.text(start, end)), count: 1, origin: originOf(origin, 'log records') });
     }
   }
 
@@ -373,6 +376,15 @@ export function createSampleBuilder(rules: CompiledRules): SampleBuilder {
   }
 
   return { addRequest, finish };
+}
+
+/**
+ * What a finding may show of a caught value: its length, and its first two characters when it is
+ * long enough that they give nothing away (enough to tell an e-mail from a card number).
+ */
+function maskValue(value: string): string {
+  const chars = Array.from(value);
+  return chars.length >= 8 ? `${chars.slice(0, 2).join('')}…(${chars.length} chars)` : `…(${chars.length} chars)`;
 }
 
 function originOf(origin: RequestOrigin, metric: string): Origin {

@@ -224,6 +224,34 @@ test('the range switch redraws the charts: 7 days at hourly steps', { skip, time
   await page.close();
 });
 
+test('a quick range change never shows the slower answer of the range before it', { skip, timeout: 60_000 }, async () => {
+  const { page, log } = await openPage(api.base);
+  await signIn(page, TOKENS.checkout);
+  await page.locator('figure.usage[data-signal="traces"] svg').waitFor();
+  // The 7-day answers are held back until the 1-hour charts are drawn, then let through.
+  let release!: () => void;
+  const held = new Promise<void>((resolve) => (release = resolve));
+  let heldCount = 0;
+  await page.route(/\/usage\?.*step=1h/, async (route) => {
+    heldCount++;
+    await held;
+    await route.continue();
+  });
+  await page.getByRole('radio', { name: '7 days' }).check();
+  await page.getByRole('radio', { name: '1 hour' }).check();
+  await page.getByText('spans per minute', { exact: true }).waitFor();
+  assert.equal(heldCount, 3, 'the 7-day requests were made and held');
+  const answered = page.waitForResponse(/\/usage\?signal=logs.*step=1h/);
+  release();
+  await answered;
+  // Give the page a moment to (wrongly) render the late answers, then check the 1-hour charts stayed.
+  await page.waitForTimeout(300);
+  assert.equal(await page.getByText('spans per hour', { exact: true }).count(), 0);
+  assert.equal(await page.getByText('spans per minute', { exact: true }).count(), 1);
+  assert.deepEqual(log.errors, []);
+  await page.close();
+});
+
 test('a refused token brings the token form back with the API\'s code and message, and is not kept', { skip, timeout: 60_000 }, async () => {
   const { page } = await openPage(api.base);
   const message = page.locator('#login-message');

@@ -3,7 +3,8 @@
 // team's findings and metrics, with the verdict recomputed over them.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startApiFixture, TOKENS } from '../api/support.js';
+import { parseRules } from '../../rules/load.js';
+import { RULES_YAML, startApiFixture, TOKENS } from '../api/support.js';
 import type { ApiFixture } from '../api/support.js';
 import { metricsRequest } from './support.js';
 
@@ -55,5 +56,24 @@ describe('POST /api/v1/check', () => {
     const malformed = await api.request('POST', '/api/v1/check', TOKENS.admin, { otlp: [{ resourceMetrics: 'x' }] });
     assert.equal(malformed.status, 400);
     assert.match(String(malformed.body.message), /not an OTLP\/JSON metrics request/);
+  });
+});
+
+describe('POST /api/v1/check with an enforced reject policy', () => {
+  let api: ApiFixture;
+  before(async () => {
+    const rules = parseRules(`${RULES_YAML}attribute_policies:\n  - name: no-cards\n    signals: [metrics]\n    values: [credit_card]\n    action: reject\n`, 'rules.yaml');
+    api = await startApiFixture({ rules: () => rules });
+  });
+  after(() => api.close());
+
+  test('a sample whose every point the policy rejects is checked (not an empty body), with the reject finding', async () => {
+    const otlp = [JSON.parse(metricsRequest({ 'service.name': 'checkout' }, { payments: [{ card: '4111111111111111' }] })) as object];
+    const response = await api.request('POST', '/api/v1/check', TOKENS.admin, { otlp });
+    assert.equal(response.status, 200, JSON.stringify(response.body));
+    const report = response.body as unknown as Report;
+    assert.deepEqual(report.findings.map((f) => [f.rule_id, f.level]), [['attribute-policy/no-cards', 'error']]);
+    assert.equal(report.passed, false);
+    assert.ok(!JSON.stringify(report).includes('4111111111111111'), 'the card number is not in the answer');
   });
 });

@@ -8,11 +8,17 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { createServer } from 'node:http';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runBudget } from '../../cli/budget.js';
+import { DEFAULT_RATE_LIMIT } from '../../api/rate-limit.js';
 import { runCheckCommand } from '../../cli/check.js';
 import type { CheckIo } from '../../cli/check.js';
+import { teamsUsage } from '../../cli/check-io.js';
+import { parseRules } from '../../rules/load.js';
+import { T0, TOKENS, startApiFixture } from '../api/support.js';
+import type { ApiFixture } from '../api/support.js';
 import { CHECK_RULES_YAML, labelSets, metricsRequest } from '../check/support.js';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
@@ -139,6 +145,128 @@ describe('tollgate check (command)', () => {
     assert.match(markdown, /\| error \| `attribute-policy\/no-user-ids` \|/);
   });
 
+  // A card number (passes the Luhn check) and e-mail addresses: what attribute policies exist to catch.
+  const CARD = '4111111111111111';
+  const SECRETS = [CARD, 'ann.secret@example.com', 'zed.hidden@example.org'];
+  const SECRET_RULES = `version: 1
+mode: enforce
+teams:
+  - name: checkout
+    match:
+      service.name: checkout
+attribute_policies:
+  - name: no-cards
+    signals: [metrics, traces, logs]
+    targets: [attributes, body]
+    values: [credit_card]
+    action: reject
+  - name: no-emails
+    signals: [metrics, traces, logs]
+    targets: [attributes, body]
+    values: [email]
+    action: redact
+`;
+  const logsLine = (body: string, attributes: Record<string, string>) =>
+    JSON.stringify({
+      resourceLogs: [{ resource: { attributes: [{ key: 'service.name', value: { stringValue: 'checkout' } }] }, scopeLogs: [{ logRecords: [{ body: { stringValue: body }, attributes: Object.entries(attributes).map(([key, value]) => ({ key, value: { stringValue: value } })) }] }] }],
+    });
+
+  test('findings never show a caught value in any format, only its key, policy, detector and a masked form', async () => {
+    writeFileSync(path('secret-rules.yaml'), SECRET_RULES);
+    const checkout = { 'service.name': 'checkout' };
+    writeFileSync(
+      path('secrets.jsonl'),
+      `${metricsRequest(checkout, { 'shop.payments': [{ card: CARD }, { contact: SECRETS[1] }] })}\n${logsLine(`mail sent to ${SECRETS[2]}`, { card: CARD })}\n`,
+    );
+    const summary = path('secret-summary.md');
+    writeFileSync(summary, '');
+    const files = { json: path('s.json'), sarif: path('s.sarif'), junit: path('s.xml'), gitlab: path('s-gl.json') };
+    const run = await check(
+      ['--rules', path('secret-rules.yaml'), '--otlp', path('secrets.jsonl'), ...Object.entries(files).flatMap(([format, file]) => ['--format', `${format}=${file}`]), '--format', 'github'],
+      { GITHUB_STEP_SUMMARY: summary },
+    );
+    assert.equal(run.code, 3, run.stderr);
+    const outputs: Record<string, string> = { stdout: run.stdout, stderr: run.stderr, summary: readFileSync(summary, 'utf8') };
+    for (const [format, file] of Object.entries(files)) outputs[format] = readFileSync(file, 'utf8');
+    const report = JSON.parse(outputs.json) as { findings: { rule_id: string; message: string }[] };
+    // Both policies were found, on the metric's points and on the log record (attribute and body).
+    assert.deepEqual([...new Set(report.findings.map((f) => f.rule_id))].sort(), ['attribute-policy/no-cards', 'attribute-policy/no-emails']);
+    assert.ok(report.findings.length >= 4, JSON.stringify(report.findings));
+    assert.ok(report.findings.some((f) => /label "card" on metric "shop\.payments" \(its value looks like credit_card\).*e\.g\. card=41…\(16 chars\)/.test(f.message)));
+    for (const [name, text] of Object.entries(outputs)) {
+      for (const secret of SECRETS) {
+        for (const part of [secret, secret.split('@')[0], secret.slice(2, 12)]) assert.ok(!text.includes(part), `${name} shows "${part}"`);
+      }
+    }
+    assert.match(run.stdout, /^::error .*title=attribute-policy\/no-cards::/m);
+  });
+
+  test('a sample whose every data point an enforced reject refuses is not empty: exit 3 with the reject finding', async () => {
+    writeFileSync(path('secret-rules.yaml'), SECRET_RULES);
+    writeFileSync(path('rejected.jsonl'), `${metricsRequest({ 'service.name': 'checkout' }, { 'shop.payments': [{ card: CARD }, { card: '5500005555555559' }] })}\n`);
+    const run = await check(['--rules', path('secret-rules.yaml'), '--otlp', path('rejected.jsonl'), '--format', 'json']);
+    assert.equal(run.code, 3, run.stderr);
+    const report = JSON.parse(run.stdout) as { findings: { rule_id: string; level: string; message: string }[]; summary: { points: number } };
+    assert.deepEqual(report.findings.map((f) => [f.rule_id, f.level]), [['attribute-policy/no-cards', 'error']]);
+    assert.match(report.findings[0].message, /would reject the whole item — 2 data points/);
+    assert.equal(report.summary.points, 0, 'no point survives the policy');
+  });
+
+  test('github with another format on stdout: stdout stays one JSON document, the workflow commands go to stderr', async () => {
+    const run = await check(['--rules', path('rules.yaml'), '--otlp', path('bad.jsonl'), '--format', 'json', '--format', 'github']);
+    assert.equal(run.code, 3, run.stderr);
+    const report = JSON.parse(run.stdout) as { passed: boolean; findings: { rule_id: string }[] };
+    assert.equal(report.passed, false);
+    assert.deepEqual(report.findings.map((f) => f.rule_id), ['attribute-policy/no-user-ids']);
+    assert.match(run.stderr, /^::error file=[^,]*bad\.jsonl,line=1,title=attribute-policy\/no-user-ids::/m);
+    assert.doesNotMatch(run.stdout, /::error/);
+  });
+
+  test('protobuf traces and logs files are read as traces and logs, one request or length-prefixed', async () => {
+    writeFileSync(path('secret-rules.yaml'), SECRET_RULES);
+    // Encoded by the independent protobufjs code generated from opentelemetry-proto (dev dependency otlp-oracle).
+    const proto = createRequire(import.meta.url)('otlp-oracle/build/src/generated/root.js') as {
+      opentelemetry: { proto: { collector: Record<string, { v1: Record<string, { fromObject(o: unknown): unknown; encode(m: unknown): { finish(): Uint8Array } }> }> } };
+    };
+    const encode = (service: string, type: string, request: object) => {
+      const t = proto.opentelemetry.proto.collector[service].v1[type];
+      return t.encode(t.fromObject(request)).finish();
+    };
+    const resource = { attributes: [{ key: 'service.name', value: { stringValue: 'checkout' } }] };
+    const kv = (key: string, value: string) => ({ key, value: { stringValue: value } });
+    const spans = encode('trace', 'ExportTraceServiceRequest', {
+      resourceSpans: [{ resource, scopeSpans: [{ scope: { name: 'shop' }, spans: [1, 2].map((n) => ({ traceId: Buffer.alloc(16, n), spanId: Buffer.alloc(8, n), name: `pay ${n}`, kind: 2, startTimeUnixNano: 1_700_000_000_000_000_000 + n, endTimeUnixNano: 1_700_000_001_000_000_000, attributes: [kv('card', CARD)] })) }] }],
+    });
+    const logs = encode('logs', 'ExportLogsServiceRequest', {
+      resourceLogs: [{ resource, scopeLogs: [{ scope: { name: 'shop' }, logRecords: [{ timeUnixNano: 1_700_000_000_000_000_000, severityNumber: 9, body: { stringValue: `mail sent to ${SECRETS[1]}` }, attributes: [kv('order', 'o-1')] }] }] }],
+    });
+    const framed = Buffer.alloc(8 + spans.length + logs.length);
+    framed.writeUInt32BE(spans.length, 0);
+    framed.set(spans, 4);
+    framed.writeUInt32BE(logs.length, 4 + spans.length);
+    framed.set(logs, 8 + spans.length);
+    writeFileSync(path('spans.pb'), spans);
+    writeFileSync(path('logs.pb'), logs);
+    writeFileSync(path('both.pb'), framed);
+    type Report = { summary: { items: number; points: number }; findings: { rule_id: string; message: string }[] };
+    const run = async (file: string): Promise<Report> => {
+      const result = await check(['--rules', path('secret-rules.yaml'), '--otlp', path(file), '--format', 'json']);
+      assert.equal(result.code, 3, result.stderr);
+      return JSON.parse(result.stdout) as Report;
+    };
+    const traced = await run('spans.pb');
+    assert.deepEqual([traced.summary.items, traced.summary.points], [2, 0]);
+    assert.deepEqual(traced.findings.map((f) => f.rule_id), ['attribute-policy/no-cards']);
+    assert.match(traced.findings[0].message, /attribute "card" on spans .*2 items/);
+    const logged = await run('logs.pb');
+    assert.deepEqual([logged.summary.items, logged.summary.points], [1, 0]);
+    assert.deepEqual(logged.findings.map((f) => f.rule_id), ['attribute-policy/no-emails']);
+    assert.match(logged.findings[0].message, /^the body of log records/);
+    const both = await run('both.pb');
+    assert.equal(both.summary.items, 3);
+    assert.deepEqual(both.findings.map((f) => f.rule_id).sort(), ['attribute-policy/no-cards', 'attribute-policy/no-emails']);
+  });
+
   test('the entry point runs check and budget in a real process', () => {
     const main = join(ROOT, 'cli/main.ts');
     const ran = spawnSync(process.execPath, ['--import', 'tsx', main, 'check', '--rules', path('rules.yaml'), '--otlp', path('bad.jsonl')], { cwd: ROOT, encoding: 'utf8', timeout: 30_000 });
@@ -147,6 +275,64 @@ describe('tollgate check (command)', () => {
     const help = spawnSync(process.execPath, ['--import', 'tsx', main, 'budget'], { cwd: ROOT, encoding: 'utf8', timeout: 30_000 });
     assert.equal(help.status, 2);
     assert.match(help.stderr, /--api is required/);
+  });
+});
+
+describe('tollgate check --api against the budget API with its default rate limit', () => {
+  const TEAMS = 80;
+  let api: ApiFixture;
+  let dir: string;
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'tollgate-check-api-'));
+    const others = Array.from({ length: TEAMS - 1 }, (_, i) => `  - name: team-${i}\n    match: { service.name: app-${i} }\n    budgets:\n      metrics: { max_active_series: 100 }\n`).join('');
+    const rules = parseRules(`version: 1\nteams:\n  - name: checkout\n    match: { service.name: checkout }\n    budgets:\n      metrics: { max_active_series: 1000 }\n${others}`, 'many-teams.yaml');
+    // The rate limiter runs on the API's clock: let it move with real time from the fixture's T0.
+    const started = Date.now();
+    api = await startApiFixture({ rules: () => rules, rateLimit: DEFAULT_RATE_LIMIT, now: () => T0 + (Date.now() - started) });
+    writeFileSync(join(dir, 'rules.yaml'), CHECK_RULES_YAML);
+    writeFileSync(join(dir, 'good.jsonl'), `${metricsRequest({ 'service.name': 'checkout' }, { 'shop.orders': labelSets(2, 'shop', 's') })}\n`);
+  });
+  after(async () => {
+    await api.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  test(`the usage of all ${TEAMS} teams is fetched without failing on 429 (a burst of 60, then 20/s)`, { timeout: 30_000 }, async () => {
+    let refused = 0;
+    const counting: typeof fetch = async (input, init) => {
+      const response = await fetch(input, init);
+      if (response.status === 429) refused++;
+      return response;
+    };
+    const names = ['checkout', ...Array.from({ length: TEAMS - 1 }, (_, i) => `team-${i}`)];
+    const usage = await teamsUsage(counting, api.base, TOKENS.admin, new Set(names));
+    assert.equal(usage.size, TEAMS);
+    assert.deepEqual(usage.get('checkout'), { usage: 850, limit: 1000 });
+    assert.deepEqual(usage.get('team-78'), { usage: 0, limit: 100 });
+    assert.ok(refused > 0, 'the rate limit was reached and waited out');
+  });
+
+  test('the check asks only the budgets of the teams in its sample', { timeout: 30_000 }, async () => {
+    const asked: string[] = [];
+    let stdout = '';
+    let stderr = '';
+    const io: CheckIo = {
+      stdout: { write: (t: string) => (stdout += t) },
+      stderr: { write: (t: string) => (stderr += t) },
+      env: {},
+      cwd: dir,
+      fetch: (input, init) => {
+        asked.push(new URL(typeof input === 'string' ? input : input instanceof URL ? input.href : input.url).pathname);
+        return fetch(input, init);
+      },
+      now: () => Date.parse('2026-06-01T00:00:00Z'),
+    };
+    const code = await runCheckCommand(['--rules', join(dir, 'rules.yaml'), '--otlp', join(dir, 'good.jsonl'), '--api', api.base, '--token', TOKENS.admin], io);
+    assert.equal(code, 0, stderr);
+    assert.deepEqual([...new Set(asked)], ['/api/v1/teams', '/api/v1/teams/checkout/budget']);
+    // 850 active now (the fixture's seed) + 2 series in the sample, of the API's limit of 1,000.
+    assert.match(stdout, /team "checkout" would have 852 active series \(850 active now \+ 2 in this sample\), 85 % of its budget of 1000/);
   });
 });
 
