@@ -2,11 +2,11 @@
 // partition, so the key decides what stays together and in order: a trace (key = trace id) or
 // one service's stream (key = the resource's service.name). A request mixing several keys is
 // split into one request per key; a request with a single key goes out byte for byte.
-import { EditList, rewrite } from '../otlp/rewriter.js';
 import { scanRequest } from '../otlp/scanner.js';
 import type { Signal } from '../otlp/signal.js';
 import { NO_OFFSET, VALUE, WireIndex } from '../otlp/wire-index.js';
-import { readVarint, skipField, WIRE_LEN } from '../otlp/wire.js';
+import { ByteWriter, readVarint, skipField, WIRE_LEN } from '../otlp/wire.js';
+import { fieldsExcept } from '../processors/sampling/tail-buffer.js';
 
 /** `trace_id`: spans only. `service.name`: the resource attribute. `none`: no key (round-robin partitions). */
 export type KafkaMessageKey = 'trace_id' | 'service.name' | 'none';
@@ -132,7 +132,62 @@ function itemKeys(index: WireIndex, key: Exclude<KafkaMessageKey, 'none'>): (str
 }
 
 /** Scratch state reused across calls: splitting runs synchronously, one request at a time. */
-const scratch = { index: new WireIndex(), edits: new EditList() };
+const scratch = { index: new WireIndex() };
+
+/** Resource{Spans,Metrics,Logs} in a request, and the children field (scope groups, items) of a resource or scope group. */
+const GROUP_FIELD = 1;
+const CHILDREN_FIELD = 2;
+
+function nodeBytes(index: WireIndex, node: number): Uint8Array {
+  return index.buf.subarray(index.nodeTagStart[node], index.nodeEnd[node]);
+}
+
+/**
+ * A request of the resource groups that hold `items`, copied whole: under service.name every
+ * item of a resource group has the group's key, so a part is just its groups as they came.
+ */
+function encodeResourceGroups(index: WireIndex, items: readonly number[]): Uint8Array {
+  const groups: number[] = [];
+  for (const item of items) {
+    const group = index.itemResourceGroup[item];
+    if (groups[groups.length - 1] !== group) groups.push(group);
+  }
+  const out = new ByteWriter(groups.reduce((sum, g) => sum + nodeBytes(index, index.groupNode[g]).length, 0));
+  for (const group of groups) out.raw(nodeBytes(index, index.groupNode[group]));
+  return out.finish();
+}
+
+/**
+ * A traces request of `spans` (item indices, ascending) alone, each under its resource and
+ * scope: the envelopes (everything but the children) are cut once per group and the spans are
+ * copied as they are, so splitting costs about one pass over the request however many parts.
+ */
+function encodeSpans(index: WireIndex, spans: readonly number[], envelopes: (Uint8Array | undefined)[]): Uint8Array {
+  const envelope = (group: number): Uint8Array => {
+    const node = index.groupNode[group];
+    return (envelopes[group] ??= fieldsExcept(index.buf, index.nodePayloadStart[node], index.nodeEnd[node], CHILDREN_FIELD));
+  };
+  const out = new ByteWriter(256);
+  let resource = -1;
+  let scope = -1;
+  for (const item of spans) {
+    const scopeGroup = index.itemParent[item];
+    if (scopeGroup !== scope) {
+      if (scope >= 0) out.join(CHILDREN_FIELD);
+      const resourceGroup = index.itemResourceGroup[item];
+      if (resourceGroup !== resource) {
+        if (resource >= 0) out.join(GROUP_FIELD);
+        out.fork().raw(envelope(resourceGroup));
+        resource = resourceGroup;
+      }
+      out.fork().raw(envelope(scopeGroup));
+      scope = scopeGroup;
+    }
+    out.raw(nodeBytes(index, index.itemNode[item]));
+  }
+  if (scope >= 0) out.join(CHILDREN_FIELD).join(GROUP_FIELD);
+  return out.finish();
+}
 
 /**
  * Splits one serialized Export*ServiceRequest into one request per key. Items keep their
@@ -145,7 +200,7 @@ export function splitByKey(signal: Signal, body: Uint8Array, items: number, key:
     const sole = soleServiceName(body);
     if (sole !== UNSURE) return [{ key: sole, body, items }];
   }
-  const { index, edits } = scratch;
+  const { index } = scratch;
   scanRequest(index, signal, body);
   const keys = itemKeys(index, key);
   const order: (string | null)[] = [];
@@ -160,12 +215,10 @@ export function splitByKey(signal: Signal, body: Uint8Array, items: number, key:
     list.push(item);
   });
   if (order.length === 1) return [{ key: order[0], body, items }];
+  const envelopes: (Uint8Array | undefined)[] = [];
   return order.map((k) => {
-    edits.clear();
-    keys.forEach((other, item) => {
-      if (other !== k) edits.dropNode(index.itemNode[item]);
-    });
-    const result = rewrite(index, edits);
-    return { key: k, body: result.bytes, items: result.items };
+    const list = members.get(k) ?? [];
+    const part = key === 'trace_id' ? encodeSpans(index, list, envelopes) : encodeResourceGroups(index, list);
+    return { key: k, body: part, items: list.length };
   });
 }

@@ -4,8 +4,9 @@
 //
 // At least once: a partition's offset is committed only past messages the pipeline accepted
 // (or that can never be accepted, see below). When the pipeline pushes back (an exporter busy
-// or failing, the memory limit, shutdown) the message is retried in place with backoff and the
-// partition waits behind it; nothing after it is committed. Stopping in the middle leaves the
+// or failing, the memory limit, shutdown) the message is retried in place with backoff and
+// nothing after it is committed; kafkajs runs one partition at a time, so the whole consumer
+// waits behind it. Stopping in the middle, or a rebalance (a failed heartbeat), leaves the
 // message uncommitted, so the group redelivers it after a restart or rebalance.
 //
 // Never stuck: a message the wire scanner rejects (a poison message) or one the downstream
@@ -56,6 +57,12 @@ const TRANSPORT = 'kafka';
 /** How long start() waits for the group to form before Tollgate carries on starting without it. */
 const FIRST_START_WAIT_MS = 10_000;
 
+/** One batch's stop signal (the receiver stopping, or a heartbeat failure) and the heartbeat error to rethrow. */
+interface BatchState {
+  readonly abort: AbortController;
+  heartbeatFailure?: { readonly error: unknown };
+}
+
 /** What became of one message. `stopped`: the receiver is stopping and the message stays uncommitted. */
 export type MessageVerdict = 'accepted' | 'poison' | 'rejected' | 'stopped';
 
@@ -82,10 +89,18 @@ export function createKafkaReceiver(options: KafkaReceiverOptions): Receiver {
     metrics.kafkaReceiverMessages.inc({ signal, outcome });
   }
 
-  /** Keeps the group membership alive while one message waits on the pipeline or a backoff. */
-  function keepAlive(heartbeat: () => Promise<void>): () => void {
+  /**
+   * Keeps the group membership alive while one message waits on the pipeline or a backoff. A
+   * heartbeat that fails (in a rebalance it throws, and that throw is how kafkajs learns to
+   * rejoin) is handed to the batch, which stops and rethrows it.
+   */
+  function keepAlive(payload: EachBatchPayload, batch: BatchState): () => void {
     const timer = setInterval(() => {
-      heartbeat().catch(() => undefined);
+      payload.heartbeat().catch((error: unknown) => {
+        if (batch.heartbeatFailure !== undefined) return;
+        batch.heartbeatFailure = { error };
+        batch.abort.abort();
+      });
     }, Math.max(1000, Math.floor(options.sessionTimeoutMs / 5)));
     return () => clearInterval(timer);
   }
@@ -100,6 +115,7 @@ export function createKafkaReceiver(options: KafkaReceiverOptions): Receiver {
     where: { topic: string; partition: number },
     message: KafkaMessage,
     payload: EachBatchPayload,
+    batch: BatchState,
     beforeWaiting: () => Promise<void>,
   ): Promise<MessageVerdict> {
     const context = { topic: where.topic, partition: where.partition, offset: message.offset };
@@ -109,9 +125,27 @@ export function createKafkaReceiver(options: KafkaReceiverOptions): Receiver {
       return 'poison';
     }
     const body = new Uint8Array(message.value.buffer, message.value.byteOffset, message.value.byteLength);
+    // One keep-alive for all tries: each try and each backoff may be shorter than its interval.
+    const stopKeepAlive = keepAlive(payload, batch);
+    try {
+      return await retryMessage(signal, context, body, payload, batch, beforeWaiting);
+    } finally {
+      stopKeepAlive();
+    }
+  }
+
+  /** The tries of one message: stops (uncommitted) once the receiver stops, a heartbeat fails or the batch went stale. */
+  async function retryMessage(
+    signal: Signal,
+    context: { topic: string; partition: number; offset: string },
+    body: Uint8Array,
+    payload: EachBatchPayload,
+    batch: BatchState,
+    beforeWaiting: () => Promise<void>,
+  ): Promise<MessageVerdict> {
     for (let attempt = 0; ; attempt++) {
-      if (!payload.isRunning() || stopController.signal.aborted) return 'stopped';
-      const stopKeepAlive = keepAlive(() => payload.heartbeat());
+      // A failed heartbeat or a stale batch: the partition may belong to another member now.
+      if (!payload.isRunning() || stopController.signal.aborted || batch.abort.signal.aborted || payload.isStale()) return 'stopped';
       let failure: TollgateError;
       try {
         const result = await pipeline.consume(signal, body);
@@ -120,8 +154,6 @@ export function createKafkaReceiver(options: KafkaReceiverOptions): Receiver {
         return 'accepted';
       } catch (error) {
         failure = asTollgateError(error, logger);
-      } finally {
-        stopKeepAlive();
       }
       if (failure.code === 'malformed_request') {
         metrics.receiverItems.inc({ signal, transport: TRANSPORT, outcome: 'rejected' }, failure.items);
@@ -140,9 +172,7 @@ export function createKafkaReceiver(options: KafkaReceiverOptions): Receiver {
       if (attempt === 0) await beforeWaiting();
       const delayMs = backoffDelay(options.retryInitialMs, options.retryMaxMs, attempt);
       logger.debug('pipeline refused a Kafka message for now; retrying it', { ...context, code: failure.code, delayMs });
-      const stopWaitKeepAlive = keepAlive(() => payload.heartbeat());
-      await abortableSleep(delayMs, stopController.signal);
-      stopWaitKeepAlive();
+      await abortableSleep(delayMs, batch.abort.signal);
     }
   }
 
@@ -151,6 +181,9 @@ export function createKafkaReceiver(options: KafkaReceiverOptions): Receiver {
     const signal = signalByTopic.get(batch.topic);
     if (signal === undefined) return;
     const where = { topic: batch.topic, partition: batch.partition };
+    const state: BatchState = { abort: new AbortController() };
+    const stopping = (): void => state.abort.abort();
+    stopController.signal.addEventListener('abort', stopping, { once: true });
     let done: string | undefined;
     const commit = async (): Promise<void> => {
       if (done === undefined) return;
@@ -167,13 +200,18 @@ export function createKafkaReceiver(options: KafkaReceiverOptions): Receiver {
       for (const message of batch.messages) {
         // A rebalance took the partition away, or a seek moved it: the new owner starts from the last commit.
         if (!payload.isRunning() || payload.isStale()) break;
-        const verdict = await handleMessage(signal, where, message, payload, commit);
+        const verdict = await handleMessage(signal, where, message, payload, state, commit);
         if (verdict === 'stopped') break;
         payload.resolveOffset(message.offset);
         done = message.offset;
       }
     } finally {
+      stopController.signal.removeEventListener('abort', stopping);
       await commit();
+    }
+    if (state.heartbeatFailure !== undefined) {
+      logger.info('Kafka heartbeat failed while a message waited; leaving it uncommitted and rejoining the group', { ...where, error: kafkaErrorMessage(state.heartbeatFailure.error) });
+      throw state.heartbeatFailure.error;
     }
   }
 
@@ -187,6 +225,20 @@ export function createKafkaReceiver(options: KafkaReceiverOptions): Receiver {
       maxWaitTimeInMs: 500,
     });
     consumer = next;
+    next.on(next.events.CRASH, (event) => {
+      // kafkajs restarts the consumer itself after retriable failures; one it gives up on would
+      // leave the receiver dead, so it goes back to the start loop.
+      if (event.payload.restart || consumer !== next || stopController.signal.aborted) return;
+      metrics.kafkaReceiverRestarts.inc();
+      logger.warn('Kafka receiver consumer crashed; reconnecting', { error: kafkaErrorMessage(event.payload.error) });
+      starting = (async () => {
+        await starting;
+        await next.disconnect().catch(() => undefined);
+        // A pause first, so a crash that comes back at once does not spin.
+        await abortableSleep(options.retryInitialMs, stopController.signal);
+        await startLoop();
+      })();
+    });
     await next.connect();
     await next.subscribe({ topics: [...signalByTopic.keys()], fromBeginning: options.initialOffset === 'earliest' });
     await next.run({ autoCommit: false, eachBatchAutoResolve: false, eachBatch });

@@ -20,6 +20,8 @@ export interface SelfMetrics {
   readonly kafkaExporterErrors: Counter<'exporter' | 'error'>;
   /** Kafka receiver messages, outcome: accepted | poison (not OTLP, skipped) | rejected (refused for good, skipped) | retried (refused for now). */
   readonly kafkaReceiverMessages: Counter<'signal' | 'outcome'>;
+  /** Kafka receiver consumer restarts after a crash kafkajs would not restart from itself. */
+  readonly kafkaReceiverRestarts: Counter;
   /** direction: in | out */
   readonly processorItems: Counter<'processor' | 'signal' | 'direction'>;
   readonly inFlightBytes: Gauge;
@@ -131,6 +133,11 @@ export function createSelfMetrics(options: { defaultMetrics?: boolean } = {}): S
       name: 'tollgate_kafka_receiver_messages_total',
       help: 'Kafka receiver messages by outcome: accepted, poison (not a valid OTLP request: skipped), rejected (refused for good: skipped), retried (refused for now: retried, not committed).',
       labelNames: ['signal', 'outcome'],
+      registers,
+    }),
+    kafkaReceiverRestarts: new Counter({
+      name: 'tollgate_kafka_receiver_restarts_total',
+      help: 'Kafka receiver consumer restarts after a crash kafkajs gave up on (a non-retriable error): the receiver disconnects and joins its group again.',
       registers,
     }),
     processorItems: new Counter({

@@ -212,7 +212,10 @@ export async function startKafkaBroker(options: KafkaBrokerOptions = {}): Promis
   const jarDir = ensureKafkaJars();
   const dir = mkdtempSync(join(tmpdir(), 'tollgate-kafka-'));
   mkdirSync(join(dir, 'logs'));
-  const [brokerPort, controllerPort] = [await freePort(), await freePort()];
+  const brokerPort = await freePort();
+  let controllerPort = await freePort();
+  // freePort lets its port go at once, so a second call can hand out the same one.
+  while (controllerPort === brokerPort) controllerPort = await freePort();
   const bootstrap = `127.0.0.1:${brokerPort}`;
   const propsPath = join(dir, 'server.properties');
   writeFileSync(propsPath, serverProperties(dir, brokerPort, controllerPort, options.partitions ?? 3));

@@ -228,7 +228,7 @@ export class TailBuffer {
 }
 
 /** The fields of the message in buf[start, end) but those numbered `field`, as they were. */
-function fieldsExcept(buf: Uint8Array, start: number, end: number, field: number): Uint8Array {
+export function fieldsExcept(buf: Uint8Array, start: number, end: number, field: number): Uint8Array {
   const out = new ByteWriter(end - start);
   const cursor = { pos: start };
   while (cursor.pos < end) {

@@ -130,6 +130,9 @@ describe('splitByKey (no broker)', () => {
 
     const logs = splitByKey('logs', encodeRequest('logs', logsRequest()), 2, 'service.name');
     assert.deepEqual(logs.map((p) => [p.key, p.items]), [['checkout', 1], ['payments', 1]]);
+    // Each part is its service's resource group as it came.
+    const groups = logsRequest().resourceLogs as OtlpObject[];
+    assert.deepEqual(logs.map((p) => decodeRequest('logs', p.body)), [{ resourceLogs: [groups[0]] }, { resourceLogs: [groups[1]] }]);
     assert.deepEqual(splitByKey('logs', encodeRequest('logs', logsRequest()), 2, 'none').map((p) => p.key), [null]);
   });
 
@@ -158,6 +161,55 @@ describe('splitByKey (no broker)', () => {
     const intName = { attributes: [{ key: 'service.name', value: { intValue: '7' } }] };
     const mixed = split([resourceMetrics(intName, 1), resourceMetrics(resource('checkout'), 2)], 3);
     assert.deepEqual(mixed.parts.map((p) => [p.key, p.items]), [[null, 1], ['checkout', 2]]);
+  });
+});
+
+describe('splitByKey at scale (no broker)', () => {
+  it('splits 4,000 one-span traces in one pass, each part holding exactly its trace under its resource and scope', () => {
+    const traces = 4000;
+    const traceIdOf = (n: number): string => n.toString(16).padStart(32, '0');
+    // Two resources, two scopes each, spans spread round-robin so every part has to pick its envelopes.
+    const services = ['checkout', 'payments'];
+    const scopes = ['http', 'db'];
+    const owner = (n: number): [number, number] => [n % 2, Math.floor(n / 2) % 2];
+    const obj: OtlpObject = {
+      resourceSpans: services.map((service, r) => ({
+        resource: resource(service),
+        scopeSpans: scopes.map((scope, c) => ({
+          scope: { name: scope, version: '1' },
+          spans: Array.from({ length: traces }, (_, n) => n)
+            .filter((n) => owner(n)[0] === r && owner(n)[1] === c)
+            .map((n) => ({ ...span(traceIdOf(n), n), attributes: [{ key: 'i', value: { intValue: String(n) } }] })),
+        })),
+      })),
+    };
+    const body = encodeRequest('traces', obj);
+    splitByKey('traces', body, traces, 'trace_id'); // warm up the scanner's tables and the JIT
+    const started = performance.now();
+    const parts = splitByKey('traces', body, traces, 'trace_id');
+    const elapsedMs = performance.now() - started;
+    assert.equal(parts.length, traces);
+    assert.ok(elapsedMs < 100, `split took ${elapsedMs.toFixed(1)} ms`);
+    const seen = new Set<string>();
+    for (const part of parts) {
+      assert.equal(part.items, 1);
+      const decoded = decodeRequest('traces', part.body);
+      const groups = decoded.resourceSpans as OtlpObject[];
+      assert.equal(groups.length, 1);
+      const scopeGroups = groups[0].scopeSpans as OtlpObject[];
+      assert.equal(scopeGroups.length, 1);
+      const spans = scopeGroups[0].spans as OtlpObject[];
+      assert.equal(spans.length, 1);
+      const n = Number(((spans[0].attributes as OtlpObject[])[0].value as OtlpObject).intValue);
+      assert.equal(part.key, traceIdOf(n));
+      assert.equal(spans[0].traceId, traceIdOf(n));
+      assert.equal(spans[0].name, `op-${n}`);
+      const [r, c] = owner(n);
+      assert.deepEqual(groups[0].resource, resource(services[r]));
+      assert.deepEqual(scopeGroups[0].scope, { name: scopes[c], version: '1' });
+      seen.add(part.key);
+    }
+    assert.equal(seen.size, traces);
   });
 });
 

@@ -173,4 +173,40 @@ describe('kafka receiver against a real broker', { skip: kafkaSkipReason() }, ()
     assert.equal(downstream.requests.slice(restartAt).filter((r) => r.status === 200).length, 1, 'the accepted message is not delivered again');
     await waitFor('offset committed past it', async () => (await committedOffsets('r2', 'r2_metrics'))[0] === 2);
   });
+
+  it('rejoins at once when a rebalance starts while a message waits, leaving that message uncommitted', async () => {
+    const logs: LogLine[] = [];
+    const refused = gauge('inventory', 20);
+    await produceTo(broker.bootstrap, 'r3_metrics', [{ value: Buffer.from(refused) }]);
+    let refusals = 0;
+    downstream.setResponder(() => {
+      refusals++;
+      return { status: 503 };
+    });
+    // Short session: the receiver heartbeats every 1.2 s while the message waits.
+    await startReceiver({ groupId: 'r3', topics: { metrics: 'r3_metrics' }, sessionTimeoutMs: 6000 }, createSelfMetrics({ defaultMetrics: false }), logs);
+    await waitFor('the message refused twice', () => refusals >= 2);
+
+    // A second member joins: the group rebalances, and it can only finish once the waiting
+    // receiver rejoins (without the fix it stalled until the 60 s rebalance timeout).
+    const other = new Kafka({ brokers: [broker.bootstrap], clientId: 'r3-other', logLevel: logLevel.NOTHING }).consumer({ groupId: 'r3', sessionTimeout: 6000, rebalanceTimeout: 20_000 });
+    let joined = false;
+    other.on(other.events.GROUP_JOIN, () => {
+      joined = true;
+    });
+    try {
+      await other.connect();
+      await other.subscribe({ topics: ['r3_metrics'], fromBeginning: true });
+      const joinStarted = Date.now();
+      // Never commits: whoever owns the partition, the refused message must stay uncommitted.
+      await other.run({ autoCommit: false, eachBatchAutoResolve: false, eachBatch: () => Promise.resolve() });
+      await waitFor('the second member in the group', () => joined, 15_000);
+      assert.ok(Date.now() - joinStarted < 15_000);
+      assert.ok(logs.some((line) => line.msg.includes('heartbeat failed')), 'the receiver saw the failed heartbeat and rejoined');
+      assert.ok((await committedOffsets('r3', 'r3_metrics')).every((offset) => offset <= 0), 'the refused message is not committed');
+    } finally {
+      await other.disconnect();
+      downstream.setResponder(() => ({ status: 200 }));
+    }
+  });
 });
