@@ -1,5 +1,5 @@
 // Runs every *.test.ts under test/ with Node's built-in runner (TypeScript through tsx),
-// prints the spec reporter's output, then one plain closing line "N passed, N failed" read
+// prints the spec reporter's output, then one plain closing line "N passed, N failed, N cancelled, N skipped" read
 // from a TAP copy of the same run, so a run that executed no test is visible.
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, statSync } from 'node:fs';
@@ -45,7 +45,13 @@ const count = (key) => Number((tap.match(new RegExp(`^# ${key} (\\d+)$`, "m")) ?
 const passed = count('pass');
 const failed = count('fail');
 const skipped = count('skipped');
-console.log(`\n${passed} passed, ${failed} failed, ${skipped} skipped`);
+// A failing before/after hook cancels the tests under it instead of failing them: count those.
+const cancelled = count('cancelled');
+console.log(`\n${passed} passed, ${failed} failed, ${cancelled} cancelled, ${skipped} skipped`);
+if (cancelled > 0) {
+  console.error(`${cancelled} tests were cancelled (a hook or a parent failed): treating the run as failed`);
+  process.exit(1);
+}
 if (passed === 0) {
   console.error('no test passed: treating the run as failed');
   process.exit(1);
