@@ -21,7 +21,7 @@ import type { KafkaMessageKey } from './kafka-keys.js';
 import type { ExporterObserver } from './observer.js';
 import { NOOP_EXPORTER_OBSERVER } from './observer.js';
 import type { AttemptResult, RetryPolicy, RetryRuntime } from './retry.js';
-import { resolveRetryPolicy, runWithRetry, SYSTEM_RETRY_RUNTIME } from './retry.js';
+import { resolveRetryPolicy, runWithRetry, SYSTEM_RETRY_RUNTIME, undeliveredOutcome } from './retry.js';
 
 export type KafkaCompression = 'gzip' | 'none';
 
@@ -240,15 +240,7 @@ export function createKafkaExporter(options: KafkaExporterOptions, deps: KafkaEx
       signal: shutdownController.signal,
       onRetry: (delayMs, reason) => observer.onRetry(signal, delayMs, reason),
     });
-    switch (result.kind) {
-      case 'delivered':
-        return { kind: 'accepted' };
-      case 'permanent':
-        return { kind: 'failed', retryable: false, reason: result.reason };
-      case 'exhausted':
-      case 'aborted':
-        return { kind: 'failed', retryable: true, reason: result.reason };
-    }
+    return result.kind === 'delivered' ? { kind: 'accepted' } : undeliveredOutcome(result);
   }
 
   return {

@@ -17,7 +17,7 @@ import { readVarint, skipField, WIRE_LEN, WIRE_VARINT } from '../otlp/wire.js';
 import type { ExporterLogger, ExporterObserver } from './observer.js';
 import { NOOP_EXPORTER_LOGGER, NOOP_EXPORTER_OBSERVER } from './observer.js';
 import type { AttemptResult, RetryPolicy, RetryRuntime } from './retry.js';
-import { classifyHttpStatus, honoursRetryAfter, parseRetryAfter, resolveRetryPolicy, runWithRetry, SYSTEM_RETRY_RUNTIME } from './retry.js';
+import { classifyHttpStatus, honoursRetryAfter, parseRetryAfter, resolveRetryPolicy, runWithRetry, SYSTEM_RETRY_RUNTIME, undeliveredOutcome } from './retry.js';
 
 const gzipAsync = promisify(gzip);
 
@@ -169,27 +169,18 @@ export function createOtlpHttpExporter(options: OtlpHttpExporterOptions, deps: O
       },
     );
 
-    switch (result.kind) {
-      case 'delivered': {
-        const partial = parsePartialSuccess(result.value.body, result.value.contentType);
-        if (partial !== undefined) {
-          observer.onPartialSuccess(signal, partial.rejectedItems, partial.message);
-          logger.warn('downstream accepted the request partially', {
-            exporter: name,
-            signal,
-            rejected: partial.rejectedItems,
-            message: partial.message,
-          });
-        }
-        return { kind: 'accepted' };
-      }
-      case 'permanent':
-        return { kind: 'failed', retryable: false, reason: result.reason };
-      case 'exhausted':
-      case 'aborted':
-        // The downstream never refused this data for what it is, so a later try may succeed.
-        return { kind: 'failed', retryable: true, reason: result.reason };
+    if (result.kind !== 'delivered') return undeliveredOutcome(result);
+    const partial = parsePartialSuccess(result.value.body, result.value.contentType);
+    if (partial !== undefined) {
+      observer.onPartialSuccess(signal, partial.rejectedItems, partial.message);
+      logger.warn('downstream accepted the request partially', {
+        exporter: name,
+        signal,
+        rejected: partial.rejectedItems,
+        message: partial.message,
+      });
     }
+    return { kind: 'accepted' };
   }
 
   return {

@@ -1,3 +1,4 @@
+import type { ExportOutcome } from '../pipeline/contracts.js';
 // Retry policy for exporters: exponential backoff with jitter, the OTLP rules for which HTTP
 // answers may be retried, and Retry-After handling. Everything here is pure except
 // `runWithRetry`, whose clock, sleep and random source are injected so tests run on fake time.
@@ -125,6 +126,15 @@ export type RetryOutcome<T> =
   | { readonly kind: 'exhausted'; readonly reason: string; readonly attempts: number }
   /** The abort signal fired (shutdown deadline). */
   | { readonly kind: 'aborted'; readonly reason: string; readonly attempts: number };
+
+/**
+ * The exporter outcome of a retry loop that did not deliver: a permanent refusal must not be
+ * retried by the client; a loop that ran out of time or was aborted may succeed later, since
+ * the downstream never refused the data for what it is.
+ */
+export function undeliveredOutcome(result: Exclude<RetryOutcome<unknown>, { kind: 'delivered' }>): ExportOutcome {
+  return { kind: 'failed', retryable: result.kind !== 'permanent', reason: result.reason };
+}
 
 /** Time and chance, injected. `sleep` must resolve (not reject) early when `signal` aborts. */
 export interface RetryRuntime {
