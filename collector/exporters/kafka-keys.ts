@@ -5,8 +5,7 @@
 import { scanRequest } from '../otlp/scanner.js';
 import type { Signal } from '../otlp/signal.js';
 import { NO_OFFSET, VALUE, WireIndex } from '../otlp/wire-index.js';
-import { ByteWriter, readVarint, skipField, WIRE_LEN } from '../otlp/wire.js';
-import { fieldsExcept } from '../processors/sampling/tail-buffer.js';
+import { ByteWriter, fieldsExcept, readVarint, skipField, WIRE_LEN } from '../otlp/wire.js';
 
 /** `trace_id`: spans only. `service.name`: the resource attribute. `none`: no key (round-robin partitions). */
 export type KafkaMessageKey = 'trace_id' | 'service.name' | 'none';

@@ -282,3 +282,17 @@ export class ByteWriter {
     return this.buf.slice(0, this.pos);
   }
 }
+
+/** The fields of the message in buf[start, end) but those numbered `field`, as they were. */
+export function fieldsExcept(buf: Uint8Array, start: number, end: number, field: number): Uint8Array {
+  const out = new ByteWriter(end - start);
+  const cursor = { pos: start };
+  while (cursor.pos < end) {
+    const fieldStart = cursor.pos;
+    const tag = readVarint(buf, cursor, end);
+    const fieldEnd = skipField(buf, tag & 7, cursor.pos, end);
+    if (tag >>> 3 !== field) out.raw(buf.subarray(fieldStart, fieldEnd));
+    cursor.pos = fieldEnd;
+  }
+  return out.finish();
+}

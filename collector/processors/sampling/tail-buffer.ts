@@ -1,5 +1,5 @@
 import type { CompiledRules } from '../../../rules/compiled.js';
-import { ByteWriter, readVarint, skipField } from '../../otlp/wire.js';
+import { ByteWriter, fieldsExcept } from '../../otlp/wire.js';
 import type { WireIndex } from '../../otlp/wire-index.js';
 import { teamsOfResourceGroups } from '../team-attribution.js';
 import { firstMatchingRule, samplingPlan } from './rule-match.js';
@@ -225,20 +225,6 @@ export class TailBuffer {
     this.envelopes.delete(envelope.key);
     this.heldBytes -= envelope.bytes.length + ENVELOPE_OVERHEAD_BYTES;
   }
-}
-
-/** The fields of the message in buf[start, end) but those numbered `field`, as they were. */
-export function fieldsExcept(buf: Uint8Array, start: number, end: number, field: number): Uint8Array {
-  const out = new ByteWriter(end - start);
-  const cursor = { pos: start };
-  while (cursor.pos < end) {
-    const fieldStart = cursor.pos;
-    const tag = readVarint(buf, cursor, end);
-    const fieldEnd = skipField(buf, tag & 7, cursor.pos, end);
-    if (tag >>> 3 !== field) out.raw(buf.subarray(fieldStart, fieldEnd));
-    cursor.pos = fieldEnd;
-  }
-  return out.finish();
 }
 
 /**
