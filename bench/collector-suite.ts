@@ -27,6 +27,12 @@ import { metricsRequest, tracesRequest } from './workloads.js';
  * their exporter delivered it (the collector's sending queue is off, as Tollgate's exporter
  * answers the client after delivery), so the figures compare the same promise. Per workload:
  * saturation (closed loop), then p99 latency at 50 % of that service's own saturation (open loop).
+ *
+ * Tollgate merges the points that dropping the keys made one series; the collector's
+ * `attributes` processor does not. A third run, "collector + merge", adds the transform
+ * processor's `aggregate_on_attributes` on metrics, the collector's own way of doing that part.
+ * Throughput per core is reported both per wall second at saturation and per CPU-second the
+ * service used: the latter holds when a busy machine starves the load generator.
  */
 
 const SUITE = 'vs-collector';
@@ -79,9 +85,24 @@ function deleteActions(keys: readonly string[]): string {
   return keys.map((key) => `      - { key: ${key}, action: delete }`).join('\n');
 }
 
-function collectorConfig(sinkUrl: string): string {
+/**
+ * The collector's `attributes` processor leaves points that dropping a key made equal as
+ * duplicate series; `aggregate_on_attributes` (transform processor) merges them, as Tollgate
+ * does: sums and histograms add, gauges keep the largest (OTTL has no "latest").
+ */
+const MERGE_PROCESSOR = `  transform/merge:
+    error_mode: ignore
+    metric_statements:
+      - context: metric
+        statements:
+          - aggregate_on_attributes("sum") where type == METRIC_DATA_TYPE_SUM or type == METRIC_DATA_TYPE_HISTOGRAM
+          - aggregate_on_attributes("max") where type == METRIC_DATA_TYPE_GAUGE
+`;
+
+function collectorConfig(sinkUrl: string, merge: boolean): string {
   return `
 ${OTLP_HTTP_RECEIVER_YAML}processors:
+${merge ? MERGE_PROCESSOR : ''}
   attributes/metrics:
     actions:
 ${deleteActions(DROPPED_KEYS.metrics)}
@@ -105,7 +126,7 @@ service:
   pipelines:
     metrics:
       receivers: [otlp]
-      processors: [attributes/metrics]
+      processors: [attributes/metrics${merge ? ', transform/merge' : ''}]
       exporters: [otlp_http]
     traces:
       receivers: [otlp]
@@ -114,9 +135,18 @@ service:
 `;
 }
 
+type ServiceName = 'Tollgate' | 'collector' | 'collector + merge';
+
+/** What each service is measured on: merging only changes the metrics job. */
+const SERVICE_WORKLOADS: Readonly<Record<ServiceName, readonly Workload[]>> = {
+  Tollgate: WORKLOADS,
+  collector: WORKLOADS,
+  'collector + merge': ['metrics'],
+};
+
 /** A service under test, whichever it is. */
 interface Service {
-  readonly name: 'Tollgate' | 'collector';
+  readonly name: ServiceName;
   readonly otlpHttpUrl: string;
   memory(): MemoryReading;
   cpuSeconds(): number;
@@ -135,8 +165,8 @@ interface WorkloadResult {
 }
 
 interface ServiceResult {
-  readonly name: Service['name'];
-  readonly workloads: Readonly<Record<Workload, WorkloadResult>>;
+  readonly name: ServiceName;
+  readonly workloads: Readonly<Partial<Record<Workload, WorkloadResult>>>;
   readonly peakRssBytes: number;
   readonly arrivedAtSink: number;
 }
@@ -146,9 +176,9 @@ const REQUESTS: Readonly<Record<Workload, { body: Uint8Array; items: number }>> 
   traces: { body: tracesRequest(500), items: 500 },
 };
 
-async function startService(name: Service['name'], sink: Sink): Promise<Service> {
+async function startService(name: ServiceName, sink: Sink, profileDir: string | undefined): Promise<Service> {
   if (name === 'Tollgate') {
-    const tollgate = await startTollgate({ downstream: sink.url, rulesYaml: TOLLGATE_RULES });
+    const tollgate = await startTollgate({ downstream: sink.url, rulesYaml: TOLLGATE_RULES, profileDir });
     return {
       name,
       otlpHttpUrl: tollgate.otlpHttpUrl,
@@ -158,7 +188,7 @@ async function startService(name: Service['name'], sink: Sink): Promise<Service>
       stop: () => tollgate.stop(),
     };
   }
-  const collector = await startCollector({ config: collectorConfig(sink.url), core: SERVICE_CORE, env: { GOMAXPROCS: '1' } });
+  const collector = await startCollector({ config: collectorConfig(sink.url, name === 'collector + merge'), core: SERVICE_CORE, env: { GOMAXPROCS: '1' } });
   return {
     name,
     otlpHttpUrl: `http://127.0.0.1:${collector.port('otlp_http')}`,
@@ -219,17 +249,18 @@ async function measureWorkload(service: Service, sink: Sink, workload: Workload)
   return { itemsPerRequest: items, saturation, cpu: probe.result(), pacedRate, latency, bytesOutPerIn: arrived.bytes / arrived.requests / body.length };
 }
 
-async function measureService(name: Service['name']): Promise<ServiceResult> {
+async function measureService(name: ServiceName, profileDir: string | undefined): Promise<ServiceResult> {
   const sink = await startSink(0);
   let service: Service | undefined;
   try {
-    service = await startService(name, sink);
+    service = await startService(name, sink, profileDir);
     await sleep(SETTLE_MS);
-    const workloads = {} as Record<Workload, WorkloadResult>;
-    for (const workload of WORKLOADS) workloads[workload] = await measureWorkload(service, sink, workload);
+    const workloads: Partial<Record<Workload, WorkloadResult>> = {};
+    const measured: WorkloadResult[] = [];
+    for (const workload of SERVICE_WORKLOADS[name]) measured.push((workloads[workload] = await measureWorkload(service, sink, workload)));
     const peakRssBytes = service.memory().peakRssBytes;
-    // Both acknowledge only after delivery: a throughput built on requests that never arrived would be a lie.
-    const acknowledged = WORKLOADS.reduce((n, w) => n + workloads[w].saturation.completedTotal + workloads[w].latency.completedTotal, 0);
+    // All acknowledge only after delivery: a throughput built on requests that never arrived would be a lie.
+    const acknowledged = measured.reduce((n, w) => n + w.saturation.completedTotal + w.latency.completedTotal, 0);
     if (sink.viaTollgate.requests < acknowledged) throw new Error(`${SUITE}: ${name} acknowledged ${acknowledged} requests, the sink received ${sink.viaTollgate.requests}`);
     return { name, workloads, peakRssBytes, arrivedAtSink: sink.viaTollgate.requests };
   } finally {
@@ -243,63 +274,96 @@ function itemsPerSecond(result: WorkloadResult): number {
   return median(result.saturation.completedPerSecond) * result.itemsPerRequest;
 }
 
+/**
+ * Items per CPU-second the service used at saturation (whole window): "per core" even when the
+ * load generator, starved on a busy machine, could not keep the service's core full.
+ */
+function itemsPerCpuSecond(result: WorkloadResult): number {
+  const itemsPerWallSecond = (result.saturation.completed * result.itemsPerRequest) / result.saturation.windowSeconds;
+  return itemsPerWallSecond / (result.cpu.servicePercent / 100);
+}
+
 function p99(result: WorkloadResult): number {
   return percentile(result.latency.latenciesMs, 99);
 }
 
 const UNIT: Readonly<Record<Workload, string>> = { metrics: 'data points/s', traces: 'spans/s' };
+const CPU_UNIT: Readonly<Record<Workload, string>> = { metrics: 'data points per CPU-second', traces: 'spans per CPU-second' };
 
 function otherLoad(cpu: WindowCpu): string {
   return canPin() ? `${formatFixed(cpu.serviceCoreOtherPercent, 0)} / ${formatFixed(cpu.benchCoreOtherPercent, 0)}` : 'n/a (unpinned)';
 }
 
-function printResults(tollgate: ServiceResult, collector: ServiceResult): void {
-  const ratio = (a: number, b: number): string => `${formatFixed(a / b, 2)}×`;
+const ratio = (a: number, b: number): string => `${formatFixed(a / b, 2)}×`;
+
+/** One row per figure: a cell per service (blank where it did not run the workload), then Tollgate over each collector. */
+function printResults(tollgate: ServiceResult, collectors: readonly ServiceResult[]): void {
   const rows: string[][] = [];
+  const row = (label: string, cell: (w: WorkloadResult) => string, workload: Workload, compare?: (w: WorkloadResult) => number): void => {
+    const t = tollgate.workloads[workload];
+    const cells = [tollgate, ...collectors].map((service) => {
+      const result = service.workloads[workload];
+      return result ? cell(result) : '';
+    });
+    const ratios = collectors.map((c) => {
+      const result = c.workloads[workload];
+      return compare && t && result ? ratio(compare(t), compare(result)) : '';
+    });
+    rows.push([`${workload}: ${label}`, ...cells, ...ratios]);
+  };
   for (const workload of WORKLOADS) {
-    const [t, c] = [tollgate.workloads[workload], collector.workloads[workload]];
-    rows.push([`${workload}: ${UNIT[workload]} at saturation`, formatInteger(itemsPerSecond(t)), formatInteger(itemsPerSecond(c)), ratio(itemsPerSecond(t), itemsPerSecond(c))]);
-    rows.push([`${workload}: p99 ms at 50 % of own saturation`, formatFixed(p99(t), 2), formatFixed(p99(c), 2), ratio(p99(t), p99(c))]);
-    rows.push([`${workload}: service CPU at saturation (% of core ${SERVICE_CORE})`, formatFixed(t.cpu.servicePercent, 0), formatFixed(c.cpu.servicePercent, 0), '']);
-    rows.push([`${workload}: other processes on core ${SERVICE_CORE} / ${BENCH_CORE} (%)`, otherLoad(t.cpu), otherLoad(c.cpu), '']);
-    rows.push([`${workload}: bytes out / bytes in per request`, formatFixed(t.bytesOutPerIn, 3), formatFixed(c.bytesOutPerIn, 3), '']);
-    rows.push([`${workload}: failed requests (saturation / latency)`, `${describeFailures(t.saturation)} / ${describeFailures(t.latency)}`, `${describeFailures(c.saturation)} / ${describeFailures(c.latency)}`, '']);
+    row(`${UNIT[workload]} at saturation`, (w) => formatInteger(itemsPerSecond(w)), workload, itemsPerSecond);
+    row(CPU_UNIT[workload], (w) => formatInteger(itemsPerCpuSecond(w)), workload, itemsPerCpuSecond);
+    row('p99 ms at 50 % of own saturation', (w) => formatFixed(p99(w), 2), workload, p99);
+    row(`service CPU at saturation (% of core ${SERVICE_CORE})`, (w) => formatFixed(w.cpu.servicePercent, 0), workload);
+    row(`other processes on core ${SERVICE_CORE} / ${BENCH_CORE} (%)`, (w) => otherLoad(w.cpu), workload);
+    row('bytes out / bytes in per request', (w) => formatFixed(w.bytesOutPerIn, 3), workload);
+    row('failed requests (saturation / latency)', (w) => `${describeFailures(w.saturation)} / ${describeFailures(w.latency)}`, workload);
   }
-  rows.push(['peak RSS (VmHWM), MiB', formatFixed(toMebibytes(tollgate.peakRssBytes), 1), formatFixed(toMebibytes(collector.peakRssBytes), 1), ratio(tollgate.peakRssBytes, collector.peakRssBytes)]);
-  printTable(`${SUITE}: same job, same load, one core each (collector GOMAXPROCS=1)`, ['figure', 'Tollgate', 'collector', 'Tollgate/collector'], rows);
+  rows.push([
+    'peak RSS (VmHWM), MiB',
+    ...[tollgate, ...collectors].map((service) => formatFixed(toMebibytes(service.peakRssBytes), 1)),
+    ...collectors.map((c) => ratio(tollgate.peakRssBytes, c.peakRssBytes)),
+  ]);
+  const headers = ['figure', tollgate.name, ...collectors.map((c) => c.name), ...collectors.map((c) => `Tollgate/${c.name}`)];
+  printTable(`${SUITE}: same job, same load, one core each (collector GOMAXPROCS=1)`, headers, rows);
 }
 
-function figures(tollgate: ServiceResult, collector: ServiceResult): Figure[] {
+function figures(tollgate: ServiceResult, collectors: readonly ServiceResult[]): Figure[] {
   const out: Figure[] = [];
-  for (const workload of WORKLOADS) {
-    const [t, c] = [tollgate.workloads[workload], collector.workloads[workload]];
-    const throughput = itemsPerSecond(t) / itemsPerSecond(c);
+  for (const collector of collectors) {
+    for (const workload of SERVICE_WORKLOADS[collector.name]) {
+      const [t, c] = [tollgate.workloads[workload], collector.workloads[workload]];
+      if (!t || !c) continue;
+      const throughput = itemsPerCpuSecond(t) / itemsPerCpuSecond(c);
+      out.push({
+        suite: SUITE,
+        name: `${CPU_UNIT[workload]}, Tollgate/${collector.name}`,
+        value: throughput,
+        display: `${formatFixed(throughput, 2)}× (${formatInteger(itemsPerCpuSecond(t))} vs ${formatInteger(itemsPerCpuSecond(c))})`,
+        target: { op: '>=', value: TARGET_RATIO, text: `≥ ${TARGET_RATIO}×` },
+      });
+      const latency = p99(t) / p99(c);
+      out.push({ suite: SUITE, name: `${workload} p99 at 50 % load, Tollgate/${collector.name}`, value: latency, display: `${formatFixed(latency, 2)}× (${formatFixed(p99(t), 2)} vs ${formatFixed(p99(c), 2)} ms)` });
+    }
+    const rss = tollgate.peakRssBytes / collector.peakRssBytes;
     out.push({
       suite: SUITE,
-      name: `${UNIT[workload]} per core, Tollgate/collector`,
-      value: throughput,
-      display: `${formatFixed(throughput, 2)}× (${formatInteger(itemsPerSecond(t))} vs ${formatInteger(itemsPerSecond(c))})`,
-      target: { op: '>=', value: TARGET_RATIO, text: `≥ ${TARGET_RATIO}×` },
+      name: `peak RSS, Tollgate/${collector.name}`,
+      value: rss,
+      display: `${formatFixed(rss, 2)}× (${formatFixed(toMebibytes(tollgate.peakRssBytes), 1)} vs ${formatFixed(toMebibytes(collector.peakRssBytes), 1)} MiB)`,
     });
-    const latency = p99(t) / p99(c);
-    out.push({ suite: SUITE, name: `${workload} p99 at 50 % load, Tollgate/collector`, value: latency, display: `${formatFixed(latency, 2)}× (${formatFixed(p99(t), 2)} vs ${formatFixed(p99(c), 2)} ms)` });
   }
-  const rss = tollgate.peakRssBytes / collector.peakRssBytes;
-  out.push({
-    suite: SUITE,
-    name: 'peak RSS, Tollgate/collector',
-    value: rss,
-    display: `${formatFixed(rss, 2)}× (${formatFixed(toMebibytes(tollgate.peakRssBytes), 1)} vs ${formatFixed(toMebibytes(collector.peakRssBytes), 1)} MiB)`,
-  });
   return out;
 }
 
-export async function runCollectorSuite(): Promise<Figure[]> {
+/** `profileDir`: where Tollgate writes a V8 CPU profile of its whole run (both workloads). */
+export async function runCollectorSuite(options: { readonly profileDir?: string } = {}): Promise<Figure[]> {
   const describe = (workload: Workload): string => `${REQUESTS[workload].items} ${workload === 'metrics' ? 'points' : 'spans'}, ${formatInteger(REQUESTS[workload].body.length)} bytes`;
   console.log(`\n[${SUITE}] requests: metrics ${describe('metrics')}; traces ${describe('traces')}; application/x-protobuf, keep-alive`);
   console.log(`[${SUITE}] job: drop ${DROPPED_KEYS.metrics.join(' + ')} from metric points, drop ${DROPPED_KEYS.traces.join(' + ')} from spans, sample traces at ${SAMPLING_PERCENT} %`);
-  const tollgate = await measureService('Tollgate');
-  const collector = await measureService('collector');
-  printResults(tollgate, collector);
-  return figures(tollgate, collector);
+  const tollgate = await measureService('Tollgate', options.profileDir);
+  const collectors = [await measureService('collector', undefined), await measureService('collector + merge', undefined)];
+  printResults(tollgate, collectors);
+  return figures(tollgate, collectors);
 }

@@ -38,7 +38,7 @@ const SUITES: Readonly<Record<string, (options: RunOptions) => Figure[] | Promis
   // Budget API latency on a 90-day, 200-team store under full ingest; not a default suite (the store takes ~22 s to generate, cached per hour).
   api: () => runApiSuite(),
   // Tollgate vs the OpenTelemetry Collector on the same governance job; build the collector first (test/interop/build-collector.sh).
-  'vs-collector': () => runCollectorSuite(),
+  'vs-collector': (options) => runCollectorSuite({ profileDir: options.profileDir }),
   // The Kafka exporter alone (gzip and none) into a real local broker; needs Java and the broker's jars (see docs/kafka.md), not a default suite.
   kafka: (options) => runKafkaSuite({ profileDir: options.profileDir }),
   'e2e-http': (options) => runE2eHttpSuite({ profileDir: options.profileDir, rulesYaml: NO_GOVERNANCE_RULES }),
@@ -61,7 +61,7 @@ const RUN_LIMIT_MS = 165_000;
 const USAGE = `usage: node dist/bench/bench/run.js [suite...] [--profile DIR]
 suites: ${Object.keys(SUITES).join(', ')}
         (default: ${DEFAULT_SUITES.join(', ')}; the store-flushing pair is a separate comparison run)
---profile DIR   write a V8 CPU profile of the Tollgate process (e2e-http) into DIR (kafka: DIR/gzip and DIR/none)`;
+--profile DIR   write a V8 CPU profile of the Tollgate process (e2e-http, vs-collector) into DIR (kafka: DIR/gzip and DIR/none)`;
 
 function parseOptions(argv: readonly string[]): { suites: string[]; options: RunOptions } {
   const { values, positionals } = parseArgs({

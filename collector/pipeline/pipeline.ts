@@ -1,6 +1,6 @@
 import { SpanStatusCode, trace } from '@opentelemetry/api';
 import { TollgateError } from '../errors/codes.js';
-import { EditList, rewrite } from '../otlp/rewriter.js';
+import { EditList } from '../otlp/rewriter.js';
 import { scanRequest } from '../otlp/scanner.js';
 import type { Signal } from '../otlp/signal.js';
 import { WireIndex } from '../otlp/wire-index.js';
@@ -8,6 +8,7 @@ import { WireError } from '../otlp/wire.js';
 import type { SelfMetrics } from '../telemetry/metrics.js';
 import type { Exporter, ExportOutcome, ExportRequest } from './contracts.js';
 import type { DeferredStage } from './deferred-stage.js';
+import { governRequest } from './govern.js';
 import type { Processor, ProcessorContext } from './processor.js';
 import { SYSTEM_CONTEXT } from './processor.js';
 
@@ -84,28 +85,10 @@ export function createPipeline(options: PipelineOptions): Pipeline {
       throw error;
     }
     const received = index.itemCount;
-    let current = body;
-    let items = received;
-    let rejected = 0;
-    const messages: string[] = [];
-    for (const processor of processorsBySignal[signal]) {
-      metrics.processorItems.inc({ processor: processor.name, signal, direction: 'in' }, items);
-      edits.clear();
-      const rejection = processor.process(index, edits, context);
-      if (rejection && rejection.items > 0) {
-        rejected += rejection.items;
-        messages.push(rejection.message);
-      }
-      if (!edits.isEmpty) {
-        const result = rewrite(index, edits);
-        current = result.bytes;
-        items = result.items;
-        // Later processors see what earlier ones left: policies apply before counting.
-        scanRequest(index, signal, current);
-      }
-      metrics.processorItems.inc({ processor: processor.name, signal, direction: 'out' }, items);
-    }
-    return { request: { signal, body: current, items }, received, rejected, message: messages.length > 0 ? messages.join('; ') : undefined };
+    const governed = governRequest(index, edits, processorsBySignal[signal], context, (processor, direction, items) =>
+      metrics.processorItems.inc({ processor: processor.name, signal, direction }, items),
+    );
+    return { request: { signal, body: governed.body, items: governed.items }, received, rejected: governed.rejected, message: governed.message };
   }
 
   /** Items in a request refused before processing, so refusals are counted in items too. */

@@ -27,6 +27,11 @@ export interface Processor {
   readonly name: string;
   readonly signals: readonly Signal[];
   process(index: WireIndex, edits: EditList, context: ProcessorContext): Rejection | undefined;
+  /**
+   * True when `process` would neither edit nor count the request at hand (asked just before it
+   * would run): the pipeline then skips it, and the re-scan it would have needed.
+   */
+  readonly idle?: () => boolean;
 }
 
 export const SYSTEM_CONTEXT: ProcessorContext = { now: () => Date.now(), random: Math.random };

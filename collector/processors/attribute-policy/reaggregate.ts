@@ -46,8 +46,9 @@ function mergePoints(dataKind: number, points: readonly OtlpObject[]): OtlpObjec
 const TEMPORALITY_CUMULATIVE = 2;
 
 /**
- * Order-independent identity of a point's attribute set: the sums of two differently seeded
- * hashes of each KeyValue's bytes. Equal hashes are confirmed byte for byte before merging.
+ * Order-independent hash of a point's attribute set: the sum of a hash of each KeyValue's
+ * bytes. Equal hashes are confirmed byte for byte before merging, so the hash only has to
+ * spread sets well, not tell them apart.
  */
 function attributeSetHash(ix: WireIndex, node: number, seed: number): number {
   let h = 0;
@@ -62,15 +63,14 @@ function timeHash(time: number): number {
   return Math.imul(high ^ Math.imul(low, 0x9e3779b1), 0x85ebca6b);
 }
 
-/**
- * The Map key of a point's series: 32 + 21 bits of two independent attribute-set hashes, an
- * exact integer. With `byTime` the point's time is part of it (see mergeDuplicates).
- */
-function seriesKey(ix: WireIndex, item: number, byTime: boolean): number {
-  const node = ix.itemNode[item];
+/** 32-bit hash of a point's series; with `byTime` the point's time is part of it (see mergeDuplicates). */
+function seriesHash(ix: WireIndex, item: number, byTime: boolean, seed: number): number {
   const time = byTime ? timeHash(ix.itemTime[item]) : 0;
-  return ((attributeSetHash(ix, node, 0x5bd1e995) ^ time) >>> 0) * 2097152 + (attributeSetHash(ix, node, 0x1b873593) >>> 11);
+  return (attributeSetHash(ix, ix.itemNode[item], seed) ^ time) >>> 0;
 }
+
+/** Map keys above 2^32 hold the sets whose hash collided with another's (probed in turn). */
+const PROBE_STEP = 4294967296;
 
 function sameAttributeSet(ix: WireIndex, x: number, y: number): boolean {
   if (ix.nodeAttrCount[x] !== ix.nodeAttrCount[y]) return false;
@@ -86,6 +86,8 @@ function sameAttributeSet(ix: WireIndex, x: number, y: number): boolean {
 
 export function createReaggregationProcessor(options: { readonly shouldRun: () => boolean; readonly observer?: ReaggregationObserver }): Processor {
   const firstByHash = new Map<number, number>();
+  // A seed of this process's own, so no one can craft attribute sets that all collide (and probe).
+  const seed = (Math.random() * 4294967296) | 0;
   /** Items whose attribute set equals an earlier item's: item → the group's first item. */
   let groupOf = new Int32Array(1024);
 
@@ -118,13 +120,17 @@ export function createReaggregationProcessor(options: { readonly shouldRun: () =
     let duplicates = 0;
     for (let i = first; i < end; i++) {
       groupOf[i] = -1;
-      const node = ix.itemNode[i];
-      const key = seriesKey(ix, i, byTime);
-      const leader = firstByHash.get(key);
-      if (leader === undefined) firstByHash.set(key, i);
-      else if (sameAttributeSet(ix, ix.itemNode[leader], node) && (!byTime || ix.itemTime[leader] === ix.itemTime[i])) {
-        groupOf[i] = leader;
-        duplicates++;
+      for (let key = seriesHash(ix, i, byTime, seed); ; key += PROBE_STEP) {
+        const leader = firstByHash.get(key);
+        if (leader === undefined) {
+          firstByHash.set(key, i);
+          break;
+        }
+        if (sameAttributeSet(ix, ix.itemNode[leader], ix.itemNode[i]) && (!byTime || ix.itemTime[leader] === ix.itemTime[i])) {
+          groupOf[i] = leader;
+          duplicates++;
+          break;
+        }
       }
     }
     if (duplicates === 0) return;
@@ -157,7 +163,7 @@ export function createReaggregationProcessor(options: { readonly shouldRun: () =
     options.observer?.onReaggregation('merged', members.length - 1);
   }
 
-  return { name: 'reaggregate', signals: ['metrics'], process };
+  return { name: 'reaggregate', signals: ['metrics'], process, idle: () => !options.shouldRun() };
 }
 
 function keepsLatest(dataKind: number): boolean {

@@ -1,11 +1,10 @@
-// The pipeline's governing loop without its I/O, so processor tests see exactly what the
-// exporters would: scan, run each processor of the signal on the current index, and after a
-// processor that edited, rewrite and rescan so the next one sees what the previous one left
-// (collector/pipeline/pipeline.ts, govern()).
+// The pipeline's governing loop without its I/O (collector/pipeline/govern.ts), so processor
+// tests see exactly what the exporters would.
 
 import { parseRules } from '../../../rules/load.js';
 import type { CompiledRules } from '../../../rules/compiled.js';
-import { EditList, rewrite } from '../../../collector/otlp/rewriter.js';
+import { EditList } from '../../../collector/otlp/rewriter.js';
+import { governRequest } from '../../../collector/pipeline/govern.js';
 import { scanRequest } from '../../../collector/otlp/scanner.js';
 import type { Signal } from '../../../collector/otlp/signal.js';
 import { WireIndex } from '../../../collector/otlp/wire-index.js';
@@ -34,27 +33,9 @@ const CONTEXT: ProcessorContext = { now: () => 0, random: () => 0 };
  */
 export function runProcessors(processors: readonly Processor[], signal: Signal, body: Uint8Array, context: ProcessorContext = CONTEXT): ProcessedRequest {
   const index = new WireIndex();
-  const edits = new EditList();
   scanRequest(index, signal, body);
-  let current = body;
-  let items = index.itemCount;
-  let rejected = 0;
-  const messages: string[] = [];
-  for (const processor of processors.filter((p) => p.signals.includes(signal))) {
-    edits.clear();
-    const rejection = processor.process(index, edits, context);
-    if (rejection && rejection.items > 0) {
-      rejected += rejection.items;
-      messages.push(rejection.message);
-    }
-    if (!edits.isEmpty) {
-      const result = rewrite(index, edits);
-      current = result.bytes;
-      items = result.items;
-      scanRequest(index, signal, current);
-    }
-  }
-  return { bytes: current, items, rejected, message: messages.length > 0 ? messages.join('; ') : undefined };
+  const governed = governRequest(index, new EditList(), processors.filter((p) => p.signals.includes(signal)), context);
+  return { bytes: governed.body, items: governed.items, rejected: governed.rejected, message: governed.message };
 }
 
 export interface GovernanceChainOptions extends Omit<AttributePolicyOptions, 'rules'> {
