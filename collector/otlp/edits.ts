@@ -73,6 +73,32 @@ export function appendAttribute(ix: WireIndex, edits: EditList, owner: number, k
 
 const MAX_UINT32 = 0xffffffff;
 
+/** Counts below this are encoded once per field and shared: most owners drop a handful. */
+const SHARED_COUNTS = 128;
+const droppedCountBytes: Uint8Array[][] = [];
+
+/** A dropped_attributes_count field; the rewriter only reads replacement bytes, so they can be shared. */
+function encodeDroppedCount(field: number, count: number): Uint8Array {
+  const encode = (): Uint8Array => new ByteWriter(8).tag(field, WIRE_VARINT).varint(Math.min(count, MAX_UINT32)).finish();
+  if (count >= SHARED_COUNTS) return encode();
+  const byCount = (droppedCountBytes[field] ??= []);
+  return (byCount[count] ??= encode());
+}
+
+/** Encoded trace_state fields by value: a sampler writes the same few values on every kept span. */
+const traceStateBytes = new Map<string, Uint8Array>();
+const TRACE_STATE_CACHE_LIMIT = 256;
+
+function encodeTraceState(traceState: string): Uint8Array {
+  let bytes = traceStateBytes.get(traceState);
+  if (bytes === undefined) {
+    if (traceStateBytes.size >= TRACE_STATE_CACHE_LIMIT) traceStateBytes.clear();
+    bytes = new ByteWriter(traceState.length + 4).tag(3, WIRE_LEN).string(traceState).finish();
+    traceStateBytes.set(traceState, bytes);
+  }
+  return bytes;
+}
+
 /**
  * Sets dropped_attributes_count on an owner that has one, replacing the existing field. The
  * field is a uint32, so the count saturates instead of wrapping.
@@ -80,7 +106,7 @@ const MAX_UINT32 = 0xffffffff;
 export function setDroppedAttributesCount(ix: WireIndex, edits: EditList, owner: number, count: number): void {
   const field = droppedCountField(ix, owner);
   if (field === undefined) return;
-  const bytes = new ByteWriter(8).tag(field, WIRE_VARINT).varint(Math.min(count, MAX_UINT32)).finish();
+  const bytes = encodeDroppedCount(field, count);
   const start = ix.nodeDroppedStart[owner];
   if (start >= 0) edits.replace(owner, start, ix.nodeDroppedEnd[owner], bytes);
   else edits.insert(owner, ix.nodeEnd[owner], bytes);
@@ -89,7 +115,7 @@ export function setDroppedAttributesCount(ix: WireIndex, edits: EditList, owner:
 /** Sets a span's trace_state (field 3), replacing the existing field or adding one. */
 export function setTraceState(ix: WireIndex, edits: EditList, item: number, traceState: string): void {
   const node = ix.itemNode[item];
-  const bytes = new ByteWriter(traceState.length + 4).tag(3, WIRE_LEN).string(traceState).finish();
+  const bytes = encodeTraceState(traceState);
   const start = ix.itemTraceStateStart[item];
   if (start >= 0) edits.replace(node, start, ix.itemTraceStateEnd[item], bytes);
   else edits.insert(node, ix.nodeEnd[node], bytes);

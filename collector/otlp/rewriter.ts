@@ -104,7 +104,8 @@ export function rewrite(index: WireIndex, edits: EditList): RewriteResult {
     payloadDelta[owner] += edits.replacement[e].length - (edits.end[e] - edits.start[e]);
   }
   const size = computeSizes(index, nodes);
-  const out = new Uint8Array(size);
+  // Not zero-filled: emit writes every byte, which the size check below confirms.
+  const out = new Uint8Array(Buffer.allocUnsafeSlow(size).buffer, 0, size);
   const written = emit(index, edits, out);
   if (written !== size) throw new Error(`rewrite wrote ${written} bytes, expected ${size}`);
   return { bytes: out, items: countLiveItems(index) + edits.addedItems };
