@@ -5,7 +5,7 @@ import { encodeRequest } from '../../../collector/otlp/object-codec.js';
 import type { OtlpObject } from '../../../collector/otlp/object-codec.js';
 import { MAX_ANY_VALUE_DEPTH, scanRequest } from '../../../collector/otlp/scanner.js';
 import { METRIC_DATA, NODE, VALUE, WireIndex } from '../../../collector/otlp/wire-index.js';
-import { ByteWriter, WireError } from '../../../collector/otlp/wire.js';
+import { ByteWriter, varintSize, WireError } from '../../../collector/otlp/wire.js';
 
 const kv = (key: string, value: OtlpObject): OtlpObject => ({ key, value });
 
@@ -137,4 +137,48 @@ test('unknown fields are skipped, an empty request has no items', () => {
   assert.equal(scanRequest(ix, 'logs', new Uint8Array(0)).itemCount, 0);
   const withUnknown = new ByteWriter().tag(99, 0).varint(5).tag(100, 2).string('future').finish();
   assert.equal(scanRequest(ix, 'logs', withUnknown).itemCount, 0);
+});
+
+/** A traces request of one span whose one attribute is the given KeyValue message bytes. */
+function spanWithKeyValue(keyValue: Uint8Array): Uint8Array {
+  const w = new ByteWriter();
+  w.fork().fork().fork(); // ResourceSpans(1) > ScopeSpans(2) > Span(2)
+  w.tag(5, 2).string('op').tag(9, 2).bytes(keyValue);
+  return w.join(2).join(2).join(1).finish();
+}
+
+const keyField = (key: string): ByteWriter => new ByteWriter().tag(1, 2).string(key);
+const stringAnyValue = (text: string): Uint8Array => new ByteWriter().tag(1, 2).string(text).finish();
+
+test('attributes of every wire shape index alike: the short-string fast path and the general field loop', () => {
+  const long = 'k'.repeat(130);
+  const shapes: Array<{ name: string; bytes: Uint8Array; key: string; type: number; value: string }> = [
+    { name: 'short key, short string', bytes: keyField('http.route').tag(2, 2).bytes(stringAnyValue('/cart')).finish(), key: 'http.route', type: VALUE.STRING, value: '/cart' },
+    { name: 'empty key and value', bytes: keyField('').tag(2, 2).bytes(stringAnyValue('')).finish(), key: '', type: VALUE.STRING, value: '' },
+    { name: 'key of 130 bytes', bytes: keyField(long).tag(2, 2).bytes(stringAnyValue('v')).finish(), key: long, type: VALUE.STRING, value: 'v' },
+    { name: 'value of 200 bytes', bytes: keyField('k').tag(2, 2).bytes(stringAnyValue('v'.repeat(200))).finish(), key: 'k', type: VALUE.STRING, value: 'v'.repeat(200) },
+    { name: 'value before key', bytes: new ByteWriter().tag(2, 2).bytes(stringAnyValue('late')).tag(1, 2).string('k').finish(), key: 'k', type: VALUE.STRING, value: 'late' },
+    { name: 'unknown field after the value', bytes: keyField('k').tag(2, 2).bytes(stringAnyValue('v')).tag(7, 0).varint(1).finish(), key: 'k', type: VALUE.STRING, value: 'v' },
+    {
+      name: 'unknown field inside the AnyValue',
+      bytes: keyField('k').tag(2, 2).bytes(new ByteWriter().tag(9, 0).varint(3).tag(1, 2).string('v').finish()).finish(),
+      key: 'k',
+      type: VALUE.STRING,
+      value: 'v',
+    },
+    { name: 'bytes value', bytes: keyField('k').tag(2, 2).bytes(new ByteWriter().tag(7, 2).string('raw').finish()).finish(), key: 'k', type: VALUE.BYTES, value: 'raw' },
+  ];
+  for (const shape of shapes) {
+    const ix = scanRequest(new WireIndex(), 'traces', spanWithKeyValue(shape.bytes));
+    assert.equal(ix.attrCount, 1, shape.name);
+    assert.equal(ix.attrKey(0), shape.key, shape.name);
+    assert.equal(ix.attrValueType[0], shape.type, shape.name);
+    assert.equal(ix.text(ix.attrValueStart[0], ix.attrValueEnd[0]), shape.value, shape.name);
+    assert.equal(ix.attrKvEnd[0] - ix.attrKvStart[0], 1 + varintSize(shape.bytes.length) + shape.bytes.length, `${shape.name}: the KeyValue field spans its tag, length and message`);
+  }
+  const intValue = scanRequest(new WireIndex(), 'traces', spanWithKeyValue(keyField('code').tag(2, 2).bytes(new ByteWriter().tag(3, 0).varint(503).finish()).finish()));
+  assert.equal(intValue.attrValueType[0], VALUE.INT);
+  // A string whose length runs past its AnyValue is malformed, whichever path reads it.
+  const overrun = Uint8Array.of(0x0a, 0x01, 0x6b, 0x12, 0x03, 0x0a, 0x05, 0x76);
+  assert.throws(() => scanRequest(new WireIndex(), 'traces', spanWithKeyValue(overrun)), WireError);
 });
