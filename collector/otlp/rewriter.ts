@@ -160,7 +160,8 @@ function computeSizes(index: WireIndex, nodes: number): number {
  * node's start belongs before it.
  */
 function emit(index: WireIndex, edits: EditList, out: Uint8Array): number {
-  const src = index.buf;
+  // Buffer#copy copies a range without creating a view of it first, as set(subarray()) must.
+  const src = Buffer.from(index.buf.buffer, index.buf.byteOffset, index.buf.byteLength);
   const editCount = sortEdits(edits);
   let read = 0;
   let write = 0;
@@ -171,8 +172,7 @@ function emit(index: WireIndex, edits: EditList, out: Uint8Array): number {
     while (e < editCount && edits.start[editOrder[e]] <= nodeStart) {
       const i = editOrder[e++];
       if (edits.start[i] < read || removed[edits.owner[i]] === 1) continue;
-      out.set(src.subarray(read, edits.start[i]), write);
-      write += edits.start[i] - read;
+      write += src.copy(out, write, read, edits.start[i]);
       const bytes = edits.replacement[i];
       out.set(bytes, write);
       write += bytes.length;
@@ -181,21 +181,18 @@ function emit(index: WireIndex, edits: EditList, out: Uint8Array): number {
     if (n === nodes) break;
     if (nodeStart < read) continue; // inside a removed node or a replaced range
     if (removed[n] === 1) {
-      out.set(src.subarray(read, nodeStart), write);
-      write += nodeStart - read;
+      write += src.copy(out, write, read, nodeStart);
       read = index.nodeEnd[n];
       continue;
     }
     const delta = payloadDelta[n];
     if (delta === 0) continue;
     const lenStart = index.nodeLenStart[n];
-    out.set(src.subarray(read, lenStart), write);
-    write += lenStart - read;
+    write += src.copy(out, write, read, lenStart);
     write = writeVarint(out, write, index.nodeEnd[n] - index.nodePayloadStart[n] + delta);
     read = index.nodePayloadStart[n];
   }
-  out.set(src.subarray(read), write);
-  return write + (src.length - read);
+  return write + src.copy(out, write, read);
 }
 
 /**

@@ -63,14 +63,14 @@ function timeHash(time: number): number {
   return Math.imul(high ^ Math.imul(low, 0x9e3779b1), 0x85ebca6b);
 }
 
-/** 32-bit hash of a point's series; with `byTime` the point's time is part of it (see mergeDuplicates). */
+/**
+ * 32-bit hash of a point's series; with `byTime` the point's time is part of it (see
+ * mergeDuplicates). A signed 32-bit integer, which V8 keeps unboxed as a Map key.
+ */
 function seriesHash(ix: WireIndex, item: number, byTime: boolean, seed: number): number {
   const time = byTime ? timeHash(ix.itemTime[item]) : 0;
-  return (attributeSetHash(ix, ix.itemNode[item], seed) ^ time) >>> 0;
+  return attributeSetHash(ix, ix.itemNode[item], seed) ^ time;
 }
-
-/** Map keys above 2^32 hold the sets whose hash collided with another's (probed in turn). */
-const PROBE_STEP = 4294967296;
 
 function sameAttributeSet(ix: WireIndex, x: number, y: number): boolean {
   if (ix.nodeAttrCount[x] !== ix.nodeAttrCount[y]) return false;
@@ -84,16 +84,28 @@ function sameAttributeSet(ix: WireIndex, x: number, y: number): boolean {
   return true;
 }
 
-export function createReaggregationProcessor(options: { readonly shouldRun: () => boolean; readonly observer?: ReaggregationObserver }): Processor {
+export interface ReaggregationOptions {
+  readonly shouldRun: () => boolean;
+  readonly observer?: ReaggregationObserver;
+  /** The attribute-set hash seed; random per process unless a test fixes it to build colliding sets. */
+  readonly seed?: number;
+}
+
+export function createReaggregationProcessor(options: ReaggregationOptions): Processor {
+  /** Series hash → the first point of the metric with it; other series with that hash follow in `nextLeader`. */
   const firstByHash = new Map<number, number>();
   // A seed of this process's own, so no one can craft attribute sets that all collide (and probe).
-  const seed = (Math.random() * 4294967296) | 0;
+  const seed = options.seed ?? (Math.random() * 4294967296) | 0;
   /** Items whose attribute set equals an earlier item's: item → the group's first item. */
   let groupOf = new Int32Array(1024);
+  let nextLeader = new Int32Array(1024);
 
   function process(ix: WireIndex, edits: EditList): undefined {
     if (!options.shouldRun() || ix.itemCount < 2) return undefined;
-    if (groupOf.length < ix.itemCount) groupOf = new Int32Array(ix.itemCount * 2);
+    if (groupOf.length < ix.itemCount) {
+      groupOf = new Int32Array(ix.itemCount * 2);
+      nextLeader = new Int32Array(ix.itemCount * 2);
+    }
     let first = 0;
     while (first < ix.itemCount) {
       const metric = ix.itemParent[first];
@@ -120,17 +132,25 @@ export function createReaggregationProcessor(options: { readonly shouldRun: () =
     let duplicates = 0;
     for (let i = first; i < end; i++) {
       groupOf[i] = -1;
-      for (let key = seriesHash(ix, i, byTime, seed); ; key += PROBE_STEP) {
-        const leader = firstByHash.get(key);
-        if (leader === undefined) {
-          firstByHash.set(key, i);
-          break;
-        }
+      nextLeader[i] = -1;
+      const hash = seriesHash(ix, i, byTime, seed);
+      let leader = firstByHash.get(hash);
+      if (leader === undefined) {
+        firstByHash.set(hash, i);
+        continue;
+      }
+      // Walk the series sharing this hash; a new one joins the end of that chain.
+      for (;;) {
         if (sameAttributeSet(ix, ix.itemNode[leader], ix.itemNode[i]) && (!byTime || ix.itemTime[leader] === ix.itemTime[i])) {
           groupOf[i] = leader;
           duplicates++;
           break;
         }
+        if (nextLeader[leader] < 0) {
+          nextLeader[leader] = i;
+          break;
+        }
+        leader = nextLeader[leader];
       }
     }
     if (duplicates === 0) return;

@@ -1,6 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
+import { encodeKeyValueField, encodeStringValue } from '../../../collector/otlp/edits.js';
+import { hashBytes } from '../../../collector/otlp/hash.js';
 import { decodeRequest, encodeRequest } from '../../../collector/otlp/object-codec.js';
 import type { OtlpObject, OtlpValue } from '../../../collector/otlp/object-codec.js';
 import type { CompiledRules } from '../../../rules/compiled.js';
@@ -34,11 +36,12 @@ interface Run {
   readonly bytesOut: Uint8Array;
 }
 
-function run(request: OtlpObject, rules: CompiledRules = DROP_USER_ID, hashLength?: number): Run {
+function run(request: OtlpObject, rules: CompiledRules = DROP_USER_ID, hashLength?: number, reaggregationSeed?: number): Run {
   const outcomes: Outcome[] = [];
   const processors = governanceChain(rules, {
     hashKey: 'reaggregation-key',
     hashLength,
+    reaggregationSeed,
     reaggregationObserver: { onReaggregation: (outcome, points) => outcomes.push([outcome, points]) },
   });
   const bytesIn = encodeRequest('metrics', request);
@@ -486,4 +489,31 @@ test('property: dropping a label keeps every total and leaves one point per seri
     }),
     { numRuns: 200 },
   );
+});
+
+/** Two `room` values whose attribute fields on a number data point (field 7) hash alike under `seed`: a birthday search. */
+function collidingRooms(seed: number): [string, string] {
+  const key = new TextEncoder().encode('room');
+  const roomByHash = new Map<number, string>();
+  for (let i = 0; ; i++) {
+    const room = `room-${i}`;
+    const field = encodeKeyValueField(7, key, encodeStringValue(room));
+    const hash = hashBytes(field, 0, field.length, seed);
+    const earlier = roomByHash.get(hash);
+    if (earlier !== undefined) return [earlier, room];
+    roomByHash.set(hash, room);
+  }
+}
+
+test('series whose attribute-set hashes collide stay apart, and each merges with its own duplicates', () => {
+  const seed = 0x2545f491;
+  const [a, b] = collidingRooms(seed);
+  const point = (room: string, user: string, value: number): OtlpObject => ({ attributes: attrs({ user_id: user, room }), timeUnixNano: '100', asInt: String(value) });
+  const { output, outcomes } = run(request(sum(DELTA, [point(a, 'u-1', 1), point(b, 'u-1', 10), point(a, 'u-2', 2), point(b, 'u-2', 20), point(b, 'u-3', 30)])), DROP_USER_ID, undefined, seed);
+  const roomAndValue = (p: OtlpObject): [unknown, unknown] => [((p.attributes as OtlpObject[])[0].value as OtlpObject).stringValue, p.asInt];
+  assert.deepEqual(pointsOf(output).map(roomAndValue), [
+    [a, '3'],
+    [b, '60'],
+  ]);
+  assert.deepEqual(outcomes, [['merged', 1], ['merged', 2]]);
 });

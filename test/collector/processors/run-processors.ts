@@ -40,6 +40,7 @@ export function runProcessors(processors: readonly Processor[], signal: Signal, 
 
 export interface GovernanceChainOptions extends Omit<AttributePolicyOptions, 'rules'> {
   readonly reaggregationObserver?: ReaggregationObserver;
+  readonly reaggregationSeed?: number;
 }
 
 /** The attribute policy followed by re-aggregation, wired as collector/governance.ts wires them. */
@@ -48,6 +49,7 @@ export function governanceChain(rules: CompiledRules, options: GovernanceChainOp
   const reaggregation = createReaggregationProcessor({
     shouldRun: () => attributePolicy.pointAttributesChanged,
     observer: options.reaggregationObserver,
+    seed: options.reaggregationSeed,
   });
   return [attributePolicy, reaggregation];
 }
