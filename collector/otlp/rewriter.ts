@@ -160,8 +160,7 @@ function computeSizes(index: WireIndex, nodes: number): number {
  * node's start belongs before it.
  */
 function emit(index: WireIndex, edits: EditList, out: Uint8Array): number {
-  // Buffer#copy copies a range without creating a view of it first, as set(subarray()) must.
-  const src = Buffer.from(index.buf.buffer, index.buf.byteOffset, index.buf.byteLength);
+  const src = index.buf;
   const editCount = sortEdits(edits);
   let read = 0;
   let write = 0;
@@ -172,7 +171,7 @@ function emit(index: WireIndex, edits: EditList, out: Uint8Array): number {
     while (e < editCount && edits.start[editOrder[e]] <= nodeStart) {
       const i = editOrder[e++];
       if (edits.start[i] < read || removed[edits.owner[i]] === 1) continue;
-      write += src.copy(out, write, read, edits.start[i]);
+      write = copyRange(src, read, edits.start[i], out, write);
       const bytes = edits.replacement[i];
       out.set(bytes, write);
       write += bytes.length;
@@ -181,18 +180,32 @@ function emit(index: WireIndex, edits: EditList, out: Uint8Array): number {
     if (n === nodes) break;
     if (nodeStart < read) continue; // inside a removed node or a replaced range
     if (removed[n] === 1) {
-      write += src.copy(out, write, read, nodeStart);
+      write = copyRange(src, read, nodeStart, out, write);
       read = index.nodeEnd[n];
       continue;
     }
     const delta = payloadDelta[n];
     if (delta === 0) continue;
     const lenStart = index.nodeLenStart[n];
-    write += src.copy(out, write, read, lenStart);
+    write = copyRange(src, read, lenStart, out, write);
     write = writeVarint(out, write, index.nodeEnd[n] - index.nodePayloadStart[n] + delta);
     read = index.nodePayloadStart[n];
   }
-  return write + src.copy(out, write, read);
+  out.set(src.subarray(read), write);
+  return write + (src.length - read);
+}
+
+/** Below this many bytes a plain loop copies faster than creating a view to set() from. */
+const SHORT_COPY = 32;
+
+/** Copies src[from, to) into out at `at`; returns the position after it. */
+function copyRange(src: Uint8Array, from: number, to: number, out: Uint8Array, at: number): number {
+  if (to - from < SHORT_COPY) {
+    for (let i = from; i < to; i++) out[at++] = src[i];
+    return at;
+  }
+  out.set(src.subarray(from, to), at);
+  return at + (to - from);
 }
 
 /**
