@@ -111,6 +111,7 @@ export function createOtlpHttpExporter(options: OtlpHttpExporterOptions, deps: O
     'http:': new http.Agent({ keepAlive: true, maxSockets: SIGNALS.length }),
     'https:': new https.Agent({ keepAlive: true, maxSockets: SIGNALS.length }),
   };
+  const targets = Object.fromEntries(SIGNALS.map((s) => [s, postTarget(urls[s], agents[urls[s].protocol as 'http:' | 'https:'])])) as Record<Signal, http.RequestOptions>;
   const lanes = new Map<Signal, SignalLane>(SIGNALS.map((s) => [s, { queue: [], drain: undefined }]));
   const shutdownController = new AbortController();
   let stopping = false;
@@ -153,11 +154,11 @@ export function createOtlpHttpExporter(options: OtlpHttpExporterOptions, deps: O
     }
     const headers = requestHeaders(options.headers, compression, body.length);
     const url = urls[signal];
-    const agent = agents[url.protocol as 'http:' | 'https:'];
+    const target = targets[signal];
 
     const result = await runWithRetry(
       async (): Promise<AttemptResult<HttpResponse>> => {
-        const attempt = await postAllowingStaleSocket({ url, agent, headers, body, timeoutMs, shutdown: shutdownController.signal });
+        const attempt = await postAllowingStaleSocket({ url, target, headers, body, timeoutMs, shutdown: shutdownController.signal });
         observer.onAttempt(signal, attempt.kind === 'response' ? attempt.status : attempt.kind);
         return judgeAttempt(attempt, runtime.now());
       },
@@ -266,7 +267,8 @@ type HttpAttempt =
 
 interface PostParams {
   readonly url: URL;
-  readonly agent: http.Agent;
+  /** The request options for `url`, worked out once per signal (not per request, as a URL argument would be). */
+  readonly target: http.RequestOptions;
   readonly headers: http.OutgoingHttpHeaders;
   readonly body: Uint8Array;
   readonly timeoutMs: number;
@@ -284,33 +286,17 @@ async function postAllowingStaleSocket(params: PostParams): Promise<HttpAttempt>
   return first;
 }
 
-/** One POST; never rejects. Once the status line arrived, the status decides, even if the body is cut short. */
+/**
+ * One POST; never rejects. Once the status line arrived, the status decides, even if the body is
+ * cut short. A timeout or a shutdown destroys the request, whose 'error' then settles it.
+ */
 function postOnce(params: PostParams): Promise<HttpAttempt> {
-  const { url, agent, headers, body, timeoutMs, shutdown } = params;
+  const { url, target, headers, body, timeoutMs, shutdown } = params;
   return new Promise<HttpAttempt>((resolve) => {
-    const controller = new AbortController();
     let timedOut = false;
     let settled = false;
-    const onShutdown = (): void => controller.abort(shutdown.reason);
-    const timer = setTimeout(() => {
-      timedOut = true;
-      controller.abort(new Error('timeout'));
-    }, timeoutMs);
-    const settle = (attempt: HttpAttempt): void => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      shutdown.removeEventListener('abort', onShutdown);
-      resolve(attempt);
-    };
-    if (shutdown.aborted) {
-      onShutdown();
-    } else {
-      shutdown.addEventListener('abort', onShutdown, { once: true });
-    }
-
     const transport = url.protocol === 'https:' ? https : http;
-    const req = transport.request(url, { method: 'POST', agent, headers, signal: controller.signal }, (res) => {
+    const req = transport.request({ ...target, headers }, (res) => {
       const chunks: Buffer[] = [];
       let kept = 0;
       res.on('data', (chunk: Buffer) => {
@@ -330,6 +316,20 @@ function postOnce(params: PostParams): Promise<HttpAttempt> {
       res.on('close', finish);
       res.on('error', finish);
     });
+    const onShutdown = (): void => {
+      req.destroy(shutdown.reason instanceof Error ? shutdown.reason : new Error('exporter shut down'));
+    };
+    const timer = setTimeout(() => {
+      timedOut = true;
+      req.destroy(new Error('timeout'));
+    }, timeoutMs);
+    const settle = (attempt: HttpAttempt): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      shutdown.removeEventListener('abort', onShutdown);
+      resolve(attempt);
+    };
     req.on('error', (error: NodeJS.ErrnoException) => {
       if (timedOut) {
         settle({ kind: 'timeout', message: `no answer within ${timeoutMs} ms` });
@@ -338,8 +338,26 @@ function postOnce(params: PostParams): Promise<HttpAttempt> {
       const staleSocket = req.reusedSocket && (error.code === 'ECONNRESET' || error.code === 'EPIPE');
       settle({ kind: 'network_error', message: errorMessage(error), staleSocket });
     });
+    if (shutdown.aborted) {
+      onShutdown();
+      return;
+    }
+    shutdown.addEventListener('abort', onShutdown, { once: true });
     req.end(body);
   });
+}
+
+/** http.request options for a POST to `url` through `agent`. */
+function postTarget(url: URL, agent: http.Agent): http.RequestOptions {
+  return {
+    method: 'POST',
+    agent,
+    protocol: url.protocol,
+    hostname: url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname,
+    port: url.port === '' ? undefined : Number(url.port),
+    path: `${url.pathname}${url.search}`,
+    auth: url.username === '' ? undefined : `${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`,
+  };
 }
 
 /** Turns one exchange into what the retry loop needs: delivered, permanent or retryable (with Retry-After). */
