@@ -1,6 +1,6 @@
 import type { EditList } from './rewriter.js';
 import { NO_BYTES } from './rewriter.js';
-import { METRIC_DATA, NODE } from './wire-index.js';
+import { NODE, pointAttributesField } from './wire-index.js';
 import type { WireIndex } from './wire-index.js';
 import { ByteWriter, WIRE_LEN, WIRE_VARINT } from './wire.js';
 
@@ -23,11 +23,9 @@ function attributesField(ix: WireIndex, owner: number): number {
       return 6;
     case NODE.SPAN:
       return 9;
-    case NODE.POINT: {
+    case NODE.POINT:
       // A point's parent is its metric's data message, whose one-byte tag names the data kind.
-      const dataKind = ix.buf[ix.nodeTagStart[ix.nodeParent[owner]]] >>> 3;
-      return dataKind === METRIC_DATA.HISTOGRAM ? 9 : dataKind === METRIC_DATA.EXPONENTIAL_HISTOGRAM ? 1 : 7;
-    }
+      return pointAttributesField(ix.buf[ix.nodeTagStart[ix.nodeParent[owner]]] >>> 3);
     default:
       throw new Error(`node kind ${ix.nodeKind[owner]} has no attributes`);
   }
@@ -53,7 +51,7 @@ function droppedCountField(ix: WireIndex, owner: number): number | undefined {
 }
 
 export function dropAttribute(ix: WireIndex, edits: EditList, attr: number): void {
-  edits.replace(ix.attrOwner[attr], ix.attrKvStart[attr], ix.attrKvEnd[attr], NO_BYTES);
+  edits.replaceAttribute(attr, ix.attrOwner[attr], ix.attrKvStart[attr], ix.attrKvEnd[attr], NO_BYTES);
 }
 
 /**
@@ -63,7 +61,7 @@ export function dropAttribute(ix: WireIndex, edits: EditList, attr: number): voi
 export function replaceAttributeValue(ix: WireIndex, edits: EditList, attr: number, anyValue: Uint8Array): void {
   const owner = ix.attrOwner[attr];
   const key = ix.buf.subarray(ix.attrKeyStart[attr], ix.attrKeyEnd[attr]);
-  edits.replace(owner, ix.attrKvStart[attr], ix.attrKvEnd[attr], encodeKeyValueField(attributesField(ix, owner), key, anyValue));
+  edits.replaceAttribute(attr, owner, ix.attrKvStart[attr], ix.attrKvEnd[attr], encodeKeyValueField(attributesField(ix, owner), key, anyValue));
 }
 
 /** Adds an attribute to an owner (at the end of its message). */
@@ -122,7 +120,7 @@ export function setTraceState(ix: WireIndex, edits: EditList, item: number, trac
 }
 
 export function dropItem(ix: WireIndex, edits: EditList, item: number): void {
-  edits.dropNode(ix.itemNode[item]);
+  edits.dropItemNode(ix.itemNode[item]);
 }
 
 /** A KeyValue field (tag, length, key = 1, value = 2) ready to splice into its owner. */

@@ -21,11 +21,30 @@ export class EditList {
   /** Items (points, spans, log records) added by edits, so the item count stays right. */
   addedItems = 0;
 
+  /*
+   * Attribute edits and item drops are also kept by attribute row and node, so that a later
+   * processor can read the request through them (`attributeEdit`, `isDropped`) instead of
+   * waiting for a rewrite and a re-scan. Rows are valid while their stamp is this list's.
+   */
+  private stamp = 1;
+  private attrStamp: Uint32Array = new Uint32Array(0);
+  private attrEditAt: Int32Array = new Int32Array(0);
+  private dropStamp: Uint32Array = new Uint32Array(0);
+  private attributeEdits = 0;
+  private itemDrops = 0;
+
   clear(): void {
     this.count = 0;
     this.replacement.length = 0;
     this.dropped.length = 0;
     this.addedItems = 0;
+    this.attributeEdits = 0;
+    this.itemDrops = 0;
+    if (++this.stamp === 0xffffffff) {
+      this.stamp = 1;
+      this.attrStamp.fill(0);
+      this.dropStamp.fill(0);
+    }
   }
 
   get isEmpty(): boolean {
@@ -52,10 +71,54 @@ export class EditList {
   dropNode(node: number): void {
     this.dropped.push(node);
   }
+
+  /** Replaces (or, with empty bytes, drops) attribute row `attr`, whose KeyValue field is [start, end) of `owner`. */
+  replaceAttribute(attr: number, owner: number, start: number, end: number, bytes: Uint8Array): void {
+    if (attr >= this.attrStamp.length) {
+      this.attrStamp = growUint32(this.attrStamp, attr + 1);
+      this.attrEditAt = growInt32(this.attrEditAt, attr + 1);
+    }
+    this.attrStamp[attr] = this.stamp;
+    this.attrEditAt[attr] = this.count;
+    this.attributeEdits++;
+    this.replace(owner, start, end, bytes);
+  }
+
+  /** The KeyValue field that will replace attribute row `attr` (empty: dropped), or undefined if it stays as it is. */
+  attributeEdit(attr: number): Uint8Array | undefined {
+    return attr < this.attrStamp.length && this.attrStamp[attr] === this.stamp ? this.replacement[this.attrEditAt[attr]] : undefined;
+  }
+
+  /** Removes an item's node (a data point, span or log record). */
+  dropItemNode(node: number): void {
+    if (node >= this.dropStamp.length) this.dropStamp = growUint32(this.dropStamp, node + 1);
+    this.dropStamp[node] = this.stamp;
+    this.itemDrops++;
+    this.dropNode(node);
+  }
+
+  /** True when the item at `node` was dropped by dropItemNode. */
+  isDropped(node: number): boolean {
+    return node < this.dropStamp.length && this.dropStamp[node] === this.stamp;
+  }
+
+  /**
+   * True when every edit so far replaced an attribute or dropped an item: a processor can then
+   * read the request as it will be through `attributeEdit` and `isDropped`.
+   */
+  get readableInPlace(): boolean {
+    return this.attributeEdits === this.count && this.itemDrops === this.dropped.length && this.addedItems === 0;
+  }
 }
 
-function growInt32(array: Int32Array): Int32Array {
-  const next = new Int32Array(array.length * 2);
+function growUint32(array: Uint32Array, least: number): Uint32Array {
+  const next = new Uint32Array(Math.max(least, array.length * 2, 64));
+  next.set(array);
+  return next;
+}
+
+function growInt32(array: Int32Array, least = 0): Int32Array {
+  const next = new Int32Array(Math.max(least, array.length * 2, 64));
   next.set(array);
   return next;
 }

@@ -1,5 +1,5 @@
 import type { Signal } from './signal.js';
-import { METRIC_DATA, NODE, VALUE, WireIndex } from './wire-index.js';
+import { METRIC_DATA, NODE, pointAttributesField, VALUE, WireIndex } from './wire-index.js';
 import type { NodeKind } from './wire-index.js';
 import { readFixed64Number, readVarint, skipField, WireError, WIRE_I32, WIRE_I64, WIRE_LEN, WIRE_VARINT } from './wire.js';
 
@@ -325,10 +325,6 @@ let currentScopeGroup = -1;
 // ---------------------------------------------------------------- metrics
 
 /** Which field holds a data point's attributes, by the metric data kind. */
-function pointAttributesField(kind: number): number {
-  return kind === METRIC_DATA.HISTOGRAM ? 9 : kind === METRIC_DATA.EXPONENTIAL_HISTOGRAM ? 1 : 7;
-}
-
 function scanMetric(ix: WireIndex, buf: Uint8Array, parent: number, tagStart: number, lenStart: number, start: number, end: number): void {
   const node = ix.addNode(NODE.METRIC, parent, tagStart, lenStart, start, end);
   const m = ix.addMetric(node, currentResourceGroup, currentScopeGroup);

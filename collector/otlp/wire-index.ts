@@ -40,6 +40,11 @@ export const METRIC_DATA = {
   SUMMARY: 11,
 } as const;
 
+/** Field number of a data point's attributes, by its metric's data kind (OTLP metrics.proto). */
+export function pointAttributesField(dataKind: number): number {
+  return dataKind === METRIC_DATA.HISTOGRAM ? 9 : dataKind === METRIC_DATA.EXPONENTIAL_HISTOGRAM ? 1 : 7;
+}
+
 /** AnyValue's `value` oneof, by field number; 0 = empty AnyValue. */
 export const VALUE = {
   NONE: 0,

@@ -32,6 +32,12 @@ export interface Processor {
    * would run): the pipeline then skips it, and the re-scan it would have needed.
    */
   readonly idle?: () => boolean;
+  /**
+   * True when `process` reads attributes through `edits.attributeEdit` and skips items
+   * `edits.isDropped` reports: earlier processors' attribute edits and item drops may then be
+   * left in the edit list for it, instead of a rewrite and a re-scan before it runs.
+   */
+  readonly readsPendingEdits?: boolean;
 }
 
 export const SYSTEM_CONTEXT: ProcessorContext = { now: () => Date.now(), random: Math.random };

@@ -82,4 +82,36 @@ describe('pipeline: processors in turn', () => {
     assert.equal(items('drop-last', 'out'), 2);
     await pipeline.shutdown(Date.now() + 1000);
   });
+
+  it('leaves attribute edits and item drops pending for a processor that reads through them, and applies them all at the end', async () => {
+    const dropFirst: Processor = {
+      name: 'drop-first',
+      signals: ['metrics'],
+      process: (ix, edits) => {
+        dropItem(ix, edits, 0);
+        return undefined;
+      },
+    };
+    const seen: Array<{ items: number; firstDropped: boolean }> = [];
+    const reader: Processor = {
+      name: 'reader',
+      signals: ['metrics'],
+      readsPendingEdits: true,
+      process: (ix, edits) => {
+        seen.push({ items: ix.itemCount, firstDropped: edits.isDropped(ix.itemNode[0]) });
+        dropItem(ix, edits, ix.itemCount - 1);
+        return undefined;
+      },
+    };
+    const exporter = capturingExporter();
+    const pipeline = createPipeline({ processors: [dropFirst, reader], exporters: [exporter], metrics: createSelfMetrics({ defaultMetrics: false }), memoryLimitBytes: 1 << 20 });
+
+    await pipeline.consume('metrics', gaugeRequest([1, 2, 3, 4]));
+
+    assert.deepEqual(seen, [{ items: 4, firstDropped: true }], 'the reader sees the request as received, with the drop pending');
+    assert.equal(exporter.received[0].items, 2);
+    assert.deepEqual(exportedValues(exporter.received[0].body), ['2', '3']);
+    await pipeline.shutdown(Date.now() + 1000);
+  });
 });
+

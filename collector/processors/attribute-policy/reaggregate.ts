@@ -1,9 +1,11 @@
 import { bytesEqual, hashBytes } from '../../otlp/hash.js';
 import { decodeMessage, encodeMessage, OtlpObjectError } from '../../otlp/object-codec.js';
 import type { OtlpObject } from '../../otlp/object-codec.js';
+import { NO_BYTES } from '../../otlp/rewriter.js';
 import type { EditList } from '../../otlp/rewriter.js';
+import { readVarint, skipField } from '../../otlp/wire.js';
 import type { OtlpMessageName } from '../../otlp/schema.js';
-import { METRIC_DATA } from '../../otlp/wire-index.js';
+import { METRIC_DATA, pointAttributesField } from '../../otlp/wire-index.js';
 import type { WireIndex } from '../../otlp/wire-index.js';
 import type { Processor } from '../../pipeline/processor.js';
 import { latestPoint, mergeExponentialHistogramPoints, mergeHistogramPoints, mergeSumPoints } from './merge-points.js';
@@ -45,15 +47,41 @@ function mergePoints(dataKind: number, points: readonly OtlpObject[]): OtlpObjec
 /** AggregationTemporality of Sum, Histogram and ExponentialHistogram (OTLP metrics.proto). */
 const TEMPORALITY_CUMULATIVE = 2;
 
+/*
+ * A point's attributes are read as they will be written: an earlier processor's pending edit
+ * (edits.attributeEdit) stands in for the attribute's bytes in the request, and an empty one
+ * means the attribute is gone.
+ */
+
 /**
  * Order-independent hash of a point's attribute set: the sum of a hash of each KeyValue's
  * bytes. Equal hashes are confirmed byte for byte before merging, so the hash only has to
  * spread sets well, not tell them apart.
  */
-function attributeSetHash(ix: WireIndex, node: number, seed: number): number {
+function attributeSetHash(ix: WireIndex, edits: EditList, node: number, seed: number): number {
   let h = 0;
-  for (let a = ix.nodeFirstAttr[node]; a >= 0; a = ix.attrNext[a]) h = (h + hashBytes(ix.buf, ix.attrKvStart[a], ix.attrKvEnd[a], seed)) | 0;
+  for (let a = ix.nodeFirstAttr[node]; a >= 0; a = ix.attrNext[a]) {
+    const replaced = edits.attributeEdit(a);
+    if (replaced === undefined) h = (h + hashBytes(ix.buf, ix.attrKvStart[a], ix.attrKvEnd[a], seed)) | 0;
+    else if (replaced.length > 0) h = (h + hashBytes(replaced, 0, replaced.length, seed)) | 0;
+  }
   return h;
+}
+
+function attributeCount(ix: WireIndex, edits: EditList, node: number): number {
+  let count = 0;
+  for (let a = ix.nodeFirstAttr[node]; a >= 0; a = ix.attrNext[a]) if (edits.attributeEdit(a)?.length !== 0) count++;
+  return count;
+}
+
+/** Attribute rows `a` and `b` will be written as the same bytes (neither dropped). */
+function sameAttribute(ix: WireIndex, edits: EditList, a: number, b: number): boolean {
+  const ra = edits.attributeEdit(a);
+  const rb = edits.attributeEdit(b);
+  if (ra === undefined && rb === undefined) return bytesEqual(ix.buf, ix.attrKvStart[a], ix.attrKvEnd[a], ix.buf, ix.attrKvStart[b], ix.attrKvEnd[b]);
+  if (ra === undefined) return rb !== undefined && rb.length > 0 && bytesEqual(ix.buf, ix.attrKvStart[a], ix.attrKvEnd[a], rb, 0, rb.length);
+  if (rb === undefined) return ra.length > 0 && bytesEqual(ra, 0, ra.length, ix.buf, ix.attrKvStart[b], ix.attrKvEnd[b]);
+  return ra.length > 0 && bytesEqual(ra, 0, ra.length, rb, 0, rb.length);
 }
 
 /** A 32-bit mix of a point's time (a double holding an integer up to 2^64). */
@@ -67,18 +95,17 @@ function timeHash(time: number): number {
  * 32-bit hash of a point's series; with `byTime` the point's time is part of it (see
  * mergeDuplicates). A signed 32-bit integer, which V8 keeps unboxed as a Map key.
  */
-function seriesHash(ix: WireIndex, item: number, byTime: boolean, seed: number): number {
+function seriesHash(ix: WireIndex, edits: EditList, item: number, byTime: boolean, seed: number): number {
   const time = byTime ? timeHash(ix.itemTime[item]) : 0;
-  return attributeSetHash(ix, ix.itemNode[item], seed) ^ time;
+  return attributeSetHash(ix, edits, ix.itemNode[item], seed) ^ time;
 }
 
-function sameAttributeSet(ix: WireIndex, x: number, y: number): boolean {
-  if (ix.nodeAttrCount[x] !== ix.nodeAttrCount[y]) return false;
+function sameAttributeSet(ix: WireIndex, edits: EditList, x: number, y: number): boolean {
+  if (attributeCount(ix, edits, x) !== attributeCount(ix, edits, y)) return false;
   for (let a = ix.nodeFirstAttr[x]; a >= 0; a = ix.attrNext[a]) {
+    if (edits.attributeEdit(a)?.length === 0) continue;
     let found = false;
-    for (let b = ix.nodeFirstAttr[y]; b >= 0 && !found; b = ix.attrNext[b]) {
-      found = bytesEqual(ix.buf, ix.attrKvStart[a], ix.attrKvEnd[a], ix.buf, ix.attrKvStart[b], ix.attrKvEnd[b]);
-    }
+    for (let b = ix.nodeFirstAttr[y]; b >= 0 && !found; b = ix.attrNext[b]) found = sameAttribute(ix, edits, a, b);
     if (!found) return false;
   }
   return true;
@@ -99,12 +126,17 @@ export function createReaggregationProcessor(options: ReaggregationOptions): Pro
   /** Items whose attribute set equals an earlier item's: item → the group's first item. */
   let groupOf = new Int32Array(1024);
   let nextLeader = new Int32Array(1024);
+  /** Each group's members in order, as a list: the leader's next member, and its last one. */
+  let nextMember = new Int32Array(1024);
+  let lastMember = new Int32Array(1024);
 
   function process(ix: WireIndex, edits: EditList): undefined {
     if (!options.shouldRun() || ix.itemCount < 2) return undefined;
     if (groupOf.length < ix.itemCount) {
       groupOf = new Int32Array(ix.itemCount * 2);
       nextLeader = new Int32Array(ix.itemCount * 2);
+      nextMember = new Int32Array(ix.itemCount * 2);
+      lastMember = new Int32Array(ix.itemCount * 2);
     }
     let first = 0;
     while (first < ix.itemCount) {
@@ -133,7 +165,10 @@ export function createReaggregationProcessor(options: ReaggregationOptions): Pro
     for (let i = first; i < end; i++) {
       groupOf[i] = -1;
       nextLeader[i] = -1;
-      const hash = seriesHash(ix, i, byTime, seed);
+      nextMember[i] = -1;
+      lastMember[i] = i;
+      if (edits.isDropped(ix.itemNode[i])) continue; // refused by an earlier processor
+      const hash = seriesHash(ix, edits, i, byTime, seed);
       let leader = firstByHash.get(hash);
       if (leader === undefined) {
         firstByHash.set(hash, i);
@@ -141,8 +176,10 @@ export function createReaggregationProcessor(options: ReaggregationOptions): Pro
       }
       // Walk the series sharing this hash; a new one joins the end of that chain.
       for (;;) {
-        if (sameAttributeSet(ix, ix.itemNode[leader], ix.itemNode[i]) && (!byTime || ix.itemTime[leader] === ix.itemTime[i])) {
+        if (sameAttributeSet(ix, edits, ix.itemNode[leader], ix.itemNode[i]) && (!byTime || ix.itemTime[leader] === ix.itemTime[i])) {
           groupOf[i] = leader;
+          nextMember[lastMember[leader]] = i;
+          lastMember[leader] = i;
           duplicates++;
           break;
         }
@@ -157,10 +194,10 @@ export function createReaggregationProcessor(options: ReaggregationOptions): Pro
     const dataKind = ix.metricDataKind[metric];
     const message = POINT_MESSAGE[dataKind];
     for (let leader = first; leader < end; leader++) {
-      if (groupOf[leader] !== -1) continue;
+      if (groupOf[leader] !== -1 || nextMember[leader] < 0) continue;
       const members = [leader];
-      for (let i = leader + 1; i < end; i++) if (groupOf[i] === leader) members.push(i);
-      if (members.length > 1) mergeGroup(ix, edits, message, dataKind, members);
+      for (let i = nextMember[leader]; i >= 0; i = nextMember[i]) members.push(i);
+      mergeGroup(ix, edits, message, dataKind, members);
     }
   }
 
@@ -172,18 +209,36 @@ export function createReaggregationProcessor(options: ReaggregationOptions): Pro
     const nodes = members.map((i) => ix.itemNode[i]);
     const points = nodes.map((n) => decodeMessage(message, ix.buf.subarray(ix.nodePayloadStart[n], ix.nodeEnd[n])));
     const merged = mergePoints(dataKind, points);
+    // The survivor keeps its attributes as they are (and as earlier processors' pending edits
+    // leave them); only the other fields take the merged values.
+    if (merged) delete merged.attributes;
     const encoded = merged && encodeMerged(message, merged);
     if (!encoded) {
       options.observer?.onReaggregation('unmergeable', members.length);
       return;
     }
-    const survivor = nodes[0];
-    edits.replace(survivor, ix.nodePayloadStart[survivor], ix.nodeEnd[survivor], encoded);
+    replaceAllButAttributes(ix, edits, nodes[0], pointAttributesField(dataKind), encoded);
     for (const node of nodes.slice(1)) edits.dropNode(node);
     options.observer?.onReaggregation('merged', members.length - 1);
   }
 
-  return { name: 'reaggregate', signals: ['metrics'], process, idle: () => !options.shouldRun() };
+  return { name: 'reaggregate', signals: ['metrics'], process, idle: () => !options.shouldRun(), readsPendingEdits: true };
+}
+
+/**
+ * Replaces every field of point `node` but its attributes with `fields` (appended at its end):
+ * the attribute fields may carry other processors' edits, which must not overlap this one.
+ */
+function replaceAllButAttributes(ix: WireIndex, edits: EditList, node: number, attributesField: number, fields: Uint8Array): void {
+  const end = ix.nodeEnd[node];
+  const cursor = { pos: ix.nodePayloadStart[node] };
+  while (cursor.pos < end) {
+    const fieldStart = cursor.pos;
+    const tag = readVarint(ix.buf, cursor, end);
+    cursor.pos = skipField(ix.buf, tag & 7, cursor.pos, end);
+    if (tag >>> 3 !== attributesField) edits.replace(node, fieldStart, cursor.pos, NO_BYTES);
+  }
+  edits.insert(node, end, fields);
 }
 
 function keepsLatest(dataKind: number): boolean {

@@ -148,7 +148,7 @@ export function createCardinalityProcessor(options: CardinalityOptions): Cardina
     pointAttributesChanged = false;
     if (ix.signal !== 'metrics' || ix.itemCount === 0) return undefined;
     const rules = options.rules();
-    if (!rules.teams.some((team) => team.budgets.metrics !== undefined)) return undefined;
+    if (!hasMetricBudgets(rules)) return undefined;
     teamsOfGroups = teamsOfResourceGroups(ix, rules, teamsOfGroups);
     hasher.prepare(ix);
     const nowMs = context.now();
@@ -457,13 +457,25 @@ export function createCardinalityProcessor(options: CardinalityOptions): Cardina
     for (const { violation, count, samples } of violations.values()) observer.onViolation({ ...violation, count, samples });
   }
 
+  /** With no metric budget in the rules there is nothing to count: the pipeline skips the processor (and any re-scan for it). */
+  function idle(): boolean {
+    if (hasMetricBudgets(options.rules())) return false;
+    pointAttributesChanged = false;
+    return true;
+  }
+
   return {
     name: 'cardinality_budget',
     signals: ['metrics'],
     process,
+    idle,
     get pointAttributesChanged() {
       return pointAttributesChanged;
     },
     ledger,
   };
+}
+
+function hasMetricBudgets(rules: CompiledRules): boolean {
+  return rules.teams.some((team) => team.budgets.metrics !== undefined);
 }
