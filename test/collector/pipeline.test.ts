@@ -37,16 +37,17 @@ function capturingExporter(): Exporter & { readonly received: ExportRequest[] } 
   };
 }
 
+const dropFirst: Processor = {
+  name: 'drop-first',
+  signals: ['metrics'],
+  process: (ix, edits) => {
+    dropItem(ix, edits, 0);
+    return undefined;
+  },
+};
+
 describe('pipeline: processors in turn', () => {
   it('shows each processor what the earlier ones left, skips idle processors and exports the last rewrite', async () => {
-    const dropFirst: Processor = {
-      name: 'drop-first',
-      signals: ['metrics'],
-      process: (ix, edits) => {
-        dropItem(ix, edits, 0);
-        return undefined;
-      },
-    };
     const idle: Processor = {
       name: 'idle',
       signals: ['metrics'],
@@ -84,14 +85,6 @@ describe('pipeline: processors in turn', () => {
   });
 
   it('leaves attribute edits and item drops pending for a processor that reads through them, and applies them all at the end', async () => {
-    const dropFirst: Processor = {
-      name: 'drop-first',
-      signals: ['metrics'],
-      process: (ix, edits) => {
-        dropItem(ix, edits, 0);
-        return undefined;
-      },
-    };
     const seen: Array<{ items: number; firstDropped: boolean }> = [];
     const reader: Processor = {
       name: 'reader',
