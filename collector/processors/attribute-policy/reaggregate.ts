@@ -121,7 +121,7 @@ export interface ReaggregationOptions {
 export function createReaggregationProcessor(options: ReaggregationOptions): Processor {
   /** Series hash → the first point of the metric with it; other series with that hash follow in `nextLeader`. */
   const firstByHash = new Map<number, number>();
-  // A seed of this process's own, so no one can craft attribute sets that all collide (and probe).
+  // A seed of this process's own, so no one can craft attribute sets that all share a hash (one long chain to walk).
   const seed = options.seed ?? (Math.random() * 4294967296) | 0;
   /** Items whose attribute set equals an earlier item's: item → the group's first item. */
   let groupOf = new Int32Array(1024);
