@@ -19,7 +19,9 @@ import { metricsRequest } from './workloads.js';
 
 /**
  * `kafka`: Tollgate with the Kafka exporter as its only exporter and no governance rules, fed
- * the e2e-http metrics request (1,000 points) closed-loop at saturation, once per compression.
+ * e2e-http-shaped metrics requests (1,000 points each, six seeds sent in turn, so a batch of
+ * several requests is not one request repeated, which zstd's long window would compress away)
+ * closed-loop at saturation, once per compression (zstd, the default, first).
  *
  * Tollgate runs on core 0; a real single-node broker (KRaft, the test harness's) runs on core 1
  * with the load generator, so the broker's work never lands on Tollgate's core. The per-core
@@ -35,7 +37,7 @@ const CONCURRENCY = 8;
 const WARMUP_MS = 2_000;
 const MEASURE_MS = 10_000;
 const TARGET_POINTS_PER_CORE_SECOND = 300_000;
-const COMPRESSIONS = ['gzip', 'none'] as const;
+const COMPRESSIONS = ['zstd', 'gzip', 'none'] as const;
 type Compression = (typeof COMPRESSIONS)[number];
 
 interface KafkaRun {
@@ -57,10 +59,15 @@ interface CpuWindow {
   readonly benchCore: CoreShare;
 }
 
+/** Seeds of the requests sent in turn. */
+const DISTINCT_SEEDS = [1, 2, 3, 4, 5, 6];
+
 export async function runKafkaSuite(options: { readonly profileDir?: string } = {}): Promise<Figure[]> {
-  const request = metricsRequest();
-  const points = scanRequest(new WireIndex(), 'metrics', request).itemCount;
-  console.log(`\n[${SUITE}] request: ${points} data points, ${formatInteger(request.length)} bytes; Tollgate: kafka exporter only, no governance rules`);
+  const requests = DISTINCT_SEEDS.map((seed) => metricsRequest(1000, seed));
+  const points = scanRequest(new WireIndex(), 'metrics', requests[0]).itemCount;
+  if (requests.some((r) => scanRequest(new WireIndex(), 'metrics', r).itemCount !== points)) throw new Error(`${SUITE}: the requests differ in points`);
+  const meanBytes = requests.reduce((sum, r) => sum + r.length, 0) / requests.length;
+  console.log(`\n[${SUITE}] requests: ${requests.length} distinct, ${points} data points, ${formatInteger(meanBytes)} bytes on average; Tollgate: kafka exporter only, no governance rules`);
   console.log(`[${SUITE}] starting a single-node Kafka broker${canPin() ? ` on core ${BENCH_CORE}` : ''}`);
   // One partition: every request carries one service.name, so all messages share one key anyway.
   const broker = await startKafkaBroker({ partitions: 1, core: canPin() ? BENCH_CORE : undefined });
@@ -68,9 +75,9 @@ export async function runKafkaSuite(options: { readonly profileDir?: string } = 
   try {
     const runs: KafkaRun[] = [];
     for (const compression of COMPRESSIONS) {
-      runs.push(await runOne(broker, compression, request, options.profileDir && join(options.profileDir, compression)));
+      runs.push(await runOne(broker, compression, requests, options.profileDir && join(options.profileDir, compression)));
     }
-    printRuns(runs, points, request.length);
+    printRuns(runs, points, meanBytes);
     return runs.flatMap((run) => figures(run, points));
   } finally {
     await broker.stop();
@@ -81,7 +88,7 @@ function kafkaExporter(bootstrap: string, topic: string, compression: Compressio
   return `  kafka:\n    brokers: [${bootstrap}]\n    topics: { metrics: ${topic} }\n    compression: ${compression}\n`;
 }
 
-async function runOne(broker: KafkaBroker, compression: Compression, request: Uint8Array, profileDir: string | undefined): Promise<KafkaRun> {
+async function runOne(broker: KafkaBroker, compression: Compression, requests: readonly Uint8Array[], profileDir: string | undefined): Promise<KafkaRun> {
   const topic = `bench_metrics_${compression}`;
   console.log(`[${SUITE}] compression ${compression}: ${CONCURRENCY} connections, ${WARMUP_MS / 1000} s warm-up + ${MEASURE_MS / 1000} s, topic ${topic}`);
   const tollgate = await startTollgate({ exporters: kafkaExporter(broker.bootstrap, topic, compression), rulesYaml: NO_GOVERNANCE_RULES, profileDir });
@@ -89,7 +96,7 @@ async function runOne(broker: KafkaBroker, compression: Compression, request: Ui
   let cpu: CpuWindow;
   try {
     const probe = createProbe(tollgate, broker);
-    load = await withTarget(createTarget(`${tollgate.otlpHttpUrl}/v1/metrics`, request, CONCURRENCY), (target) =>
+    load = await withTarget(createTarget(`${tollgate.otlpHttpUrl}/v1/metrics`, requests, CONCURRENCY), (target) =>
       runClosedLoop(target, CONCURRENCY, WARMUP_MS, MEASURE_MS, probe),
     );
     cpu = probe.window();

@@ -12,8 +12,11 @@ import { setTimeout as sleep } from 'node:timers/promises';
 
 export interface LoadTarget {
   readonly url: URL;
-  readonly body: Buffer;
+  /** Sent in turn, one per request. */
+  readonly bodies: readonly Buffer[];
   readonly agent: http.Agent;
+  /** How many requests were started, which picks the next body. */
+  sent: number;
 }
 
 /** Called when the measured window opens and closes, to sample CPU time and counters at the same moments. */
@@ -40,23 +43,27 @@ export interface LoadResult {
 const DRAIN_TIMEOUT_MS = 5_000;
 const REQUEST_TIMEOUT_MS = 10_000;
 
-export function createTarget(url: string, body: Uint8Array, maxSockets: number): LoadTarget {
+/** `body`: one request sent every time, or several sent in turn (distinct bodies keep compression honest). */
+export function createTarget(url: string, body: Uint8Array | readonly Uint8Array[], maxSockets: number): LoadTarget {
+  const bodies = (Array.isArray(body) ? body : [body]) as readonly Uint8Array[];
   return {
     url: new URL(url),
-    body: Buffer.from(body.buffer, body.byteOffset, body.byteLength),
+    bodies: bodies.map((b) => Buffer.from(b.buffer, b.byteOffset, b.byteLength)),
     agent: new http.Agent({ keepAlive: true, maxSockets, maxFreeSockets: maxSockets }),
+    sent: 0,
   };
 }
 
 /** One POST; resolves with the status (0 for a network error) once the response body is read. Never rejects. */
 function post(target: LoadTarget): Promise<number> {
+  const body = target.bodies[target.sent++ % target.bodies.length];
   return new Promise((resolve) => {
     const req = http.request(
       target.url,
       {
         method: 'POST',
         agent: target.agent,
-        headers: { 'content-type': 'application/x-protobuf', 'content-length': target.body.length },
+        headers: { 'content-type': 'application/x-protobuf', 'content-length': body.length },
       },
       (res) => {
         res.resume();
@@ -67,7 +74,7 @@ function post(target: LoadTarget): Promise<number> {
     req.once('error', () => resolve(0));
     // A hung server must not hang the run: give up on the request and count a failure.
     req.setTimeout(REQUEST_TIMEOUT_MS, () => req.destroy());
-    req.end(target.body);
+    req.end(body);
   });
 }
 

@@ -39,7 +39,7 @@ const SUITES: Readonly<Record<string, (options: RunOptions) => Figure[] | Promis
   api: () => runApiSuite(),
   // Tollgate vs the OpenTelemetry Collector on the same governance job; build the collector first (test/interop/build-collector.sh).
   'vs-collector': (options) => runCollectorSuite({ profileDir: options.profileDir }),
-  // The Kafka exporter alone (gzip and none) into a real local broker; needs Java and the broker's jars (see docs/kafka.md), not a default suite.
+  // The Kafka exporter alone (zstd, gzip and none) into a real local broker; needs Java and the broker's jars (see docs/kafka.md), not a default suite.
   kafka: (options) => runKafkaSuite({ profileDir: options.profileDir }),
   'e2e-http': (options) => runE2eHttpSuite({ profileDir: options.profileDir, rulesYaml: NO_GOVERNANCE_RULES }),
   'e2e-http-default-rules': (options) => runE2eHttpSuite({ profileDir: options.profileDir, suite: 'e2e-http (default rules)' }),

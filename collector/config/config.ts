@@ -252,7 +252,10 @@ const kafkaExporterFields = object(
       ),
       {},
     ),
-    compression: optional(enumOf(['gzip', 'none'], { description: 'Record batch compression.' }), 'gzip'),
+    compression: optional(
+      enumOf(['zstd', 'gzip', 'none'], { description: 'Record batch compression. `zstd` needs Kafka 2.1 or later; `gzip` for older brokers.' }),
+      'zstd',
+    ),
     timeout: optional(duration({ min: 1, description: 'How long the broker may take to acknowledge one send (acks from every in-sync replica).' }), '10s'),
     max_batch_size: optional(
       byteSize({ min: 1, description: 'Request bytes (uncompressed) gathered into one send. Keep it under the broker\'s `message.max.bytes`; a single larger request is still sent alone.' }),
@@ -627,7 +630,7 @@ exporters:
   #   brokers: [kafka-0:9092]
   #   topics: { traces: otlp_spans, metrics: otlp_metrics, logs: otlp_logs }
   #   keys: { traces: trace_id, metrics: service.name, logs: service.name }
-  #   compression: gzip               # gzip | none
+  #   compression: zstd               # zstd | gzip | none
   #   timeout: 10s                    # broker acknowledgement (acks from all in-sync replicas)
 
 processors:

@@ -3,6 +3,7 @@
 // for bounded metric labels, and telling retryable failures from permanent ones.
 import { Kafka, logLevel } from 'kafkajs';
 import type { LogEntry, logCreator } from 'kafkajs';
+import { registerKafkaCodecs } from './kafka-codecs.js';
 import type { ExporterLogger } from './observer.js';
 
 export interface KafkaClientOptions {
@@ -34,6 +35,8 @@ function logCreatorFor(logger: KafkaLogger): logCreator {
 }
 
 export function createKafkaClient(options: KafkaClientOptions, logger: KafkaLogger): Kafka {
+  // Before any client exists: kafkajs's codec table is global and read at every send and fetch.
+  registerKafkaCodecs();
   return new Kafka({
     brokers: [...options.brokers],
     clientId: options.clientId,

@@ -56,7 +56,7 @@ describe('deploy/Dockerfile: structure', () => {
     assert.equal(envOf(build).npm_config_build_from_source, 'true');
     assert.deepEqual(
       only(build, 'RUN').map((i) => i.args).filter((a) => a.startsWith('npm')),
-      ['npm ci --no-audit --no-fund --ignore-scripts', 'npm rebuild better-sqlite3', 'npm run build', 'npm prune --omit=dev --no-audit --no-fund'],
+      ['npm ci --no-audit --no-fund --ignore-scripts', 'npm rebuild better-sqlite3 zstd-napi', 'npm run build', 'npm prune --omit=dev --no-audit --no-fund'],
     );
     assert.ok(!runtime.instructions.some((i) => i.name === 'RUN' && /apt-get|npm /.test(i.args)), 'nothing is installed in the runtime stage');
   });
@@ -114,20 +114,26 @@ describe('deploy/Dockerfile: structure', () => {
 
 // ─── Carrying the stages out ──────────────────────────────────────────────────────────────────
 
-const NATIVE = 'node_modules/better-sqlite3/build/Release/better_sqlite3.node';
+/** The native modules the build stage compiles, and the binary each build leaves. */
+const NATIVE: Readonly<Record<string, string>> = {
+  'better-sqlite3': 'node_modules/better-sqlite3/build/Release/better_sqlite3.node',
+  'zstd-napi': 'node_modules/zstd-napi/build/Release/binding.node',
+};
+const NATIVE_REBUILD = `npm rebuild ${Object.keys(NATIVE).join(' ')}`;
 
 /**
- * `npm rebuild better-sqlite3` compiles SQLite with node-gyp: about 1–2 minutes of the ~3 this
- * test takes here. When this checkout's own better-sqlite3 is the locked version and was built
- * (by `npm ci` in CI, with the same Node and the same from-source flags), that step copies its
- * binary instead; TOLLGATE_DEPLOY_NATIVE_BUILD=1 forces the real compile.
+ * The rebuild compiles SQLite and zstd with node-gyp: about 1–2 minutes of the ~3 this test
+ * takes here. When this checkout's own modules are the locked versions and were built (by
+ * `npm ci` in CI, with the same Node and the same from-source flags), that step copies their
+ * binaries instead; TOLLGATE_DEPLOY_NATIVE_BUILD=1 forces the real compile.
  */
-function reusableNativeModule(): string | undefined {
-  if (process.env.TOLLGATE_DEPLOY_NATIVE_BUILD === '1') return undefined;
+function reusableNativeModules(): boolean {
+  if (process.env.TOLLGATE_DEPLOY_NATIVE_BUILD === '1') return false;
   const lock = JSON.parse(readFileSync(join(ROOT, 'package-lock.json'), 'utf8')) as { packages: Record<string, { version: string }> };
-  const installed = JSON.parse(readFileSync(join(ROOT, 'node_modules/better-sqlite3/package.json'), 'utf8')) as { version: string };
-  const binary = join(ROOT, NATIVE);
-  return installed.version === lock.packages['node_modules/better-sqlite3'].version && existsSync(binary) ? binary : undefined;
+  return Object.entries(NATIVE).every(([name, binary]) => {
+    const installed = JSON.parse(readFileSync(join(ROOT, 'node_modules', name, 'package.json'), 'utf8')) as { version: string };
+    return installed.version === lock.packages[`node_modules/${name}`].version && existsSync(join(ROOT, binary));
+  });
 }
 
 function run(command: string, cwd: string, env: NodeJS.ProcessEnv): void {
@@ -168,7 +174,7 @@ describe('deploy/Dockerfile: the stages carried out on a copy of the build conte
     // The image's ENV, except node-gyp's header directory: here Node's headers are those of this
     // machine (npm_config_nodedir as .ci/run sets it), not the node image's /usr/local.
     const env: NodeJS.ProcessEnv = { ...process.env, npm_config_prefer_offline: 'true' };
-    const reuse = reusableNativeModule();
+    const reuse = reusableNativeModules();
     for (const instruction of build.instructions) {
       if (instruction.name === 'WORKDIR') {
         workdir = instruction.args;
@@ -183,11 +189,13 @@ describe('deploy/Dockerfile: the stages carried out on a copy of the build conte
           // The toolchain the stage installs must be what the native build finds here.
           for (const tool of ['python3', 'make', 'g++']) assert.equal(spawnSync('/bin/sh', ['-c', `command -v ${tool}`]).status, 0, `${tool} is needed for the native build`);
           log.push('apt-get: toolchain present on this machine');
-        } else if (instruction.args === 'npm rebuild better-sqlite3' && reuse) {
-          const target = join(inImage(buildRoot, workdir), NATIVE);
-          mkdirSync(dirname(target), { recursive: true });
-          cpSync(reuse, target);
-          log.push(`npm rebuild better-sqlite3: reused ${NATIVE} (same version, same Node)`);
+        } else if (instruction.args === NATIVE_REBUILD && reuse) {
+          for (const binary of Object.values(NATIVE)) {
+            const target = join(inImage(buildRoot, workdir), binary);
+            mkdirSync(dirname(target), { recursive: true });
+            cpSync(join(ROOT, binary), target);
+          }
+          log.push(`${NATIVE_REBUILD}: reused ${Object.values(NATIVE).join(', ')} (same versions, same Node)`);
         } else {
           run(instruction.args, inImage(buildRoot, workdir), env);
         }
@@ -215,10 +223,13 @@ describe('deploy/Dockerfile: the stages carried out on a copy of the build conte
     if (work) rmSync(work, { recursive: true, force: true });
   });
 
-  it('the pruned image holds the compiled code, the native module and no dev dependency', () => {
+  it('the pruned image holds the compiled code, the native modules and no dev dependency', () => {
     const app = inImage(runtimeRoot, '/app');
     assert.ok(existsSync(join(app, 'dist/cli/main.js')));
-    assert.ok(existsSync(join(app, NATIVE)));
+    for (const binary of Object.values(NATIVE)) assert.ok(existsSync(join(app, binary)), `${binary} is in the image`);
+    // The Kafka exporter's zstd codec loads from the image's own node_modules.
+    const zstd = spawnSync(process.execPath, ['-e', "require('zstd-napi').compress(Buffer.from('x'))"], { cwd: app, encoding: 'utf8' });
+    assert.equal(zstd.status, 0, zstd.stderr);
     for (const dev of ['typescript', 'tsx', 'eslint', 'fast-check', 'kubernetes-models']) assert.ok(!existsSync(join(app, 'node_modules', dev)), `${dev} was pruned`);
     for (const prod of ['better-sqlite3', 'express', '@grpc/grpc-js', 'yaml']) assert.ok(existsSync(join(app, 'node_modules', prod)), `${prod} is kept`);
   });

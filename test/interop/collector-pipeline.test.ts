@@ -12,7 +12,8 @@
 //
 // The same comparison runs on a second path: app → tollgate serve → Kafka (Tollgate's kafka
 // exporter, a real broker) → the collector's kafka receiver (otlp_proto) → file exporter, where
-// the collector must also consume and commit every message Tollgate produced.
+// the collector must also consume and commit every message Tollgate produced, compressed with
+// Tollgate's default zstd.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -24,6 +25,7 @@ import type { Signal } from '../../collector/otlp/signal.js';
 import { COLLECTOR_BUILD_TIMEOUT_MS, collectorSkipReason, ensureCollectorBinary, OTLP_HTTP_RECEIVER_YAML, readFileExport, startCollector, waitUntil } from '../support/collector.js';
 import type { CollectorProcess } from '../support/collector.js';
 import { kafkaSkipReason, startKafkaBroker } from '../support/kafka-broker.js';
+import { topicBatchCodecs } from './kafka-log-segments.js';
 import { EXPORT_SUCCESS, produceTelemetry, startSdkApp, stopE2eParts, withTimeout, WORKLOAD } from '../support/sdk-app.js';
 import type { SdkApp } from '../support/sdk-app.js';
 import { dataPointCount, expectedLogItems, expectedMetricItems, expectedSpanItems, flattenRequests, sortItems, stableJson } from '../support/sdk-expected.js';
@@ -342,6 +344,8 @@ describe('real SDK → tollgate serve → Kafka → collector kafka receiver →
     const expected = await sendWorkload(tollgate.http, tollgate.grpc, cleanups);
     const before = await kafkaProgress(broker.bootstrap);
     assert.ok(before.produced >= SIGNALS.length, `Tollgate produced messages to every topic: ${before.perTopic}`);
+    // Tollgate's default compression: the collector must decode zstd batches.
+    for (const topic of Object.values(KAFKA_TOPICS)) assert.deepEqual(new Set(topicBatchCodecs(broker.dir, topic)), new Set(['zstd']), `${topic}: every batch zstd`);
 
     const backend = await startCollector({ config: kafkaBackendConfig(broker.bootstrap) });
     cleanups.push(() => backend.remove());

@@ -11,6 +11,7 @@ import { Kafka, logLevel } from 'kafkajs';
 import { pinnedCommand } from '../../bench/machine.js';
 import { repoRootAbove } from '../../bench/repo-root.js';
 import { freePort } from '../../bench/tollgate-process.js';
+import { registerKafkaCodecs } from '../../collector/exporters/kafka-codecs.js';
 
 const POM_PATH = 'test/kafka/pom.xml';
 const POM = join(repoRootAbove(import.meta.url, POM_PATH), POM_PATH);
@@ -308,6 +309,8 @@ export interface ReadMessage {
  * (duplicates); rejects with what arrived when the count is not reached in time.
  */
 export async function readTopic(bootstrap: string, topic: string, count: number, options: { timeoutMs?: number; settleMs?: number } = {}): Promise<ReadMessage[]> {
+  // Tollgate's exporter writes zstd by default, which kafkajs cannot read without the codec Tollgate registers.
+  registerKafkaCodecs();
   const kafka = new Kafka({ brokers: [bootstrap], clientId: 'tollgate-test-reader', logLevel: logLevel.NOTHING });
   // Short fetch waits: disconnecting waits for the fetch in flight, 5 s by default.
   const consumer = kafka.consumer({ groupId: `reader-${randomBytes(6).toString('hex')}`, maxWaitTimeInMs: 100 });

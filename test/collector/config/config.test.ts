@@ -395,7 +395,7 @@ type ExpectedKafkaExporter = {
   readonly client_id: string;
   readonly topics: { readonly traces: string; readonly metrics: string; readonly logs: string };
   readonly keys: { readonly traces: 'trace_id' | 'service.name' | 'none'; readonly metrics: 'service.name' | 'none'; readonly logs: 'service.name' | 'none' };
-  readonly compression: 'gzip' | 'none';
+  readonly compression: 'zstd' | 'gzip' | 'none';
   readonly timeout: number;
   readonly max_batch_size: number;
   readonly retry_on_failure: ExpectedRetry;

@@ -12,6 +12,7 @@ import type { Signal } from '../../../collector/otlp/signal.js';
 import type { ExportOutcome, ExportRequest, Exporter } from '../../../collector/pipeline/contracts.js';
 import { kafkaSkipReason, readTopic, startKafkaBroker, topicMessageCount } from '../../support/kafka-broker.js';
 import type { KafkaBroker } from '../../support/kafka-broker.js';
+import { topicBatchCodecs } from '../../interop/kafka-log-segments.js';
 
 const TRACE_A = 'aa'.repeat(16);
 const TRACE_B = 'bb'.repeat(16);
@@ -253,6 +254,23 @@ describe('kafka exporter against a real broker', { skip: kafkaSkipReason() }, ()
     assert.deepEqual(byKey.get(TRACE_A), ['op-1', 'op-3', 'op-5']);
     assert.deepEqual(byKey.get(TRACE_B), ['op-2']);
     assert.deepEqual(byKey.get(TRACE_C), ['op-4']);
+  });
+
+  it('compresses batches with zstd by default, or gzip or none as configured; each message is still the request', async () => {
+    const cases = [
+      { compression: undefined, topic: 't5_default', codec: 'zstd' },
+      { compression: 'gzip', topic: 't5_gzip', codec: 'gzip' },
+      { compression: 'none', topic: 't5_none', codec: 'none' },
+    ] as const;
+    for (const { compression, topic, codec } of cases) {
+      const { exporter } = make({ topics: { metrics: topic }, compression });
+      const metrics = request('metrics', metricsRequest('checkout', 300), 300);
+      assert.deepEqual(await exporter.export(metrics), { kind: 'accepted' }, topic);
+      // On the broker's disk, read without the client library: the codec the batch really has.
+      assert.deepEqual(topicBatchCodecs(broker.dir, topic), [codec], topic);
+      const [message] = await readTopic(broker.bootstrap, topic, 1);
+      assert.deepEqual(new Uint8Array(message.value), metrics.body, `${topic}: the request byte for byte`);
+    }
   });
 
   it('sends a key of none unkeyed and uncompressed when configured so', async () => {

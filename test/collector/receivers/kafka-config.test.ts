@@ -31,7 +31,7 @@ test('kafka exporter and receiver: defaults compatible with the Collector topics
     {
       topics: { traces: 'otlp_spans', metrics: 'otlp_metrics', logs: 'otlp_logs' },
       keys: { traces: 'trace_id', metrics: 'service.name', logs: 'service.name' },
-      compression: 'gzip',
+      compression: 'zstd',
       timeout: 10_000,
       max_batch_size: 1024 * 1024,
     },
@@ -53,7 +53,7 @@ test('kafka config errors name their key paths', () => {
         '  kafka/backup:',
         '    brokers: []',
         '    keys: { metrics: trace_id }',
-        '    compression: zstd',
+        '    compression: lz4',
         '',
       ].join('\n'),
     ),
@@ -63,7 +63,7 @@ test('kafka config errors name their key paths', () => {
       'receivers.kafka.initial_offset: must be one of "latest", "earliest"',
       'exporters.kafka/backup.brokers: must have at least 1 item',
       'exporters.kafka/backup.keys.metrics: must be one of "service.name", "none"',
-      'exporters.kafka/backup.compression: must be one of "gzip", "none"',
+      'exporters.kafka/backup.compression: must be one of "zstd", "gzip", "none"',
     ],
   );
   assert.deepEqual(issues('receivers:\n  kafka: { brokers: [k:1], topics: { traces: a, metrics: a, logs: null } }\nexporters: { file: {} }\n'), [
