@@ -202,6 +202,11 @@ export function createReaggregationProcessor(options: ReaggregationOptions): Pro
   }
 
   function mergeGroup(ix: WireIndex, edits: EditList, message: OtlpMessageName, dataKind: number, members: number[]): void {
+    // A metric with two data messages breaks the oneof; its points are left as they came.
+    if (members.some((i) => pointDataKind(ix, ix.itemNode[i]) !== dataKind)) {
+      options.observer?.onReaggregation('unmergeable', members.length);
+      return;
+    }
     if (keepsLatest(dataKind) && keepLatestOnTheWire(ix, edits, members)) {
       options.observer?.onReaggregation('merged', members.length - 1);
       return;
@@ -239,6 +244,11 @@ function replaceAllButAttributes(ix: WireIndex, edits: EditList, node: number, a
     if (tag >>> 3 !== attributesField) edits.replace(node, fieldStart, cursor.pos, NO_BYTES);
   }
   edits.insert(node, end, fields);
+}
+
+/** The data kind of the message a point sits in (its one-byte tag names it), whatever the metric's last data field said. */
+function pointDataKind(ix: WireIndex, node: number): number {
+  return ix.buf[ix.nodeTagStart[ix.nodeParent[node]]] >>> 3;
 }
 
 function keepsLatest(dataKind: number): boolean {

@@ -195,6 +195,27 @@ void test('gzip bodies decode to the original bytes; headers and per-signal URLs
   }
 });
 
+void test('credentials in the endpoint URL become basic auth, a query string is kept', async () => {
+  const downstream = await startDownstream(() => ({ status: 200 }));
+  const withUser = (userinfo: string): string => downstream.url.replace('http://', `http://${userinfo}@`);
+  const exporters = [
+    createOtlpHttpExporter({ endpoint: withUser('tollgate:s%3Acret'), compression: 'none' }),
+    createOtlpHttpExporter({ endpoint: withUser(':only-a-password'), compression: 'none' }),
+    createOtlpHttpExporter({ endpoint: downstream.url, compression: 'none', signalEndpoints: { metrics: `${downstream.url}/v1/metrics?tenant=shop` } }),
+  ];
+  try {
+    for (const exporter of exporters) assert.deepEqual(await exporter.export({ signal: 'metrics', body: Buffer.from('x'), items: 1 }), { kind: 'accepted' });
+    const basic = (user: string, password: string): string => `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
+    assert.equal(downstream.received[0].headers.authorization, basic('tollgate', 's:cret'));
+    assert.equal(downstream.received[1].headers.authorization, basic('', 'only-a-password'));
+    assert.equal(downstream.received[2].headers.authorization, undefined);
+    assert.equal(downstream.received[2].path, '/v1/metrics?tenant=shop');
+  } finally {
+    for (const exporter of exporters) await exporter.shutdown(Date.now() + 1000);
+    await downstream.close();
+  }
+});
+
 void test('sequential requests reuse one keep-alive connection', async () => {
   const downstream = await startDownstream(() => ({ status: 200 }));
   const exporter = createOtlpHttpExporter({ endpoint: downstream.url });

@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { encodeKeyValueField, encodeStringValue } from '../../../collector/otlp/edits.js';
 import { hashBytes } from '../../../collector/otlp/hash.js';
-import { decodeRequest, encodeRequest } from '../../../collector/otlp/object-codec.js';
+import { decodeRequest, encodeMessage, encodeRequest } from '../../../collector/otlp/object-codec.js';
+import { ByteWriter } from '../../../collector/otlp/wire.js';
 import type { OtlpObject, OtlpValue } from '../../../collector/otlp/object-codec.js';
 import type { CompiledRules } from '../../../rules/compiled.js';
 import { governanceChain, rulesFrom, runProcessors } from './run-processors.js';
@@ -516,4 +517,27 @@ test('series whose attribute-set hashes collide stay apart, and each merges with
     [b, '60'],
   ]);
   assert.deepEqual(outcomes, [['merged', 1], ['merged', 2]]);
+});
+
+test('a metric with two data messages (against the oneof) is left as it came, not failed', () => {
+  const point = (user: string): OtlpObject => ({ attributes: attrs({ user_id: user, room: 'x' }), timeUnixNano: '2', count: '1', bucketCounts: ['1'] });
+  // Written by hand: the object codec cannot express two data fields on one metric.
+  const metric = new ByteWriter()
+    .tag(1, 2)
+    .string('latency')
+    .tag(9, 2)
+    .bytes(encodeMessage('Histogram', { dataPoints: [point('u-1'), point('u-2')], aggregationTemporality: DELTA }))
+    .tag(7, 2)
+    .bytes(encodeMessage('Sum', { aggregationTemporality: DELTA }))
+    .finish();
+  const body = new ByteWriter().tag(1, 2).bytes(new ByteWriter().tag(2, 2).bytes(new ByteWriter().tag(2, 2).bytes(metric).finish()).finish()).finish();
+  const outcomes: Outcome[] = [];
+  const processors = governanceChain(DROP_USER_ID, { hashKey: 'k', reaggregationObserver: { onReaggregation: (outcome, points) => outcomes.push([outcome, points]) } });
+  const result = runProcessors(processors, 'metrics', body);
+  assert.equal(result.items, 2, 'both points stay');
+  assert.deepEqual(outcomes, [['unmergeable', 2]]);
+  // Decoders keep only the last member of a oneof, so the histogram's points are checked as bytes.
+  const out = Buffer.from(result.bytes);
+  assert.ok(!out.includes('user_id'), 'the policy still applied');
+  assert.equal(out.toString('latin1').split('room').length - 1, 2);
 });
