@@ -19,6 +19,7 @@ import type { KafkaLogger } from './kafka-client.js';
 import { splitByKey } from './kafka-keys.js';
 import type { KafkaMessageKey } from './kafka-keys.js';
 import type { ExporterObserver } from './observer.js';
+import { createHoldings } from './holdings.js';
 import { NOOP_EXPORTER_OBSERVER } from './observer.js';
 import type { AttemptResult, RetryPolicy, RetryRuntime } from './retry.js';
 import { resolveRetryPolicy, runWithRetry, SYSTEM_RETRY_RUNTIME, undeliveredOutcome } from './retry.js';
@@ -156,25 +157,17 @@ export function createKafkaExporter(options: KafkaExporterOptions, deps: KafkaEx
   let sending: Promise<void> | undefined;
   const shutdownController = new AbortController();
   let stopping = false;
-  let heldBytes = 0;
-  let heldItems = 0;
+  const held = createHoldings({ maxQueuedRequests, maxInFlightBytes });
 
   function answer(request: ExportRequest, outcome: ExportOutcome): ExportOutcome {
     observer.onOutcome(request.signal, request.items, outcome);
     return outcome;
   }
 
-  function hasRoomFor(bytes: number): boolean {
-    if (queue.length >= maxQueuedRequests) return false;
-    // A request larger than the whole byte budget is still taken when nothing else is held.
-    return heldBytes === 0 || heldBytes + bytes <= maxInFlightBytes;
-  }
-
   function settle(batch: readonly PendingExport[], outcome: ExportOutcome): void {
     queue.splice(0, batch.length);
     for (const pending of batch) {
-      heldBytes -= pending.request.body.length;
-      heldItems -= pending.request.items;
+      held.release(pending.request);
       pending.resolve(answer(pending.request, outcome));
     }
   }
@@ -265,12 +258,9 @@ export function createKafkaExporter(options: KafkaExporterOptions, deps: KafkaEx
 
     export(request: ExportRequest): Promise<ExportOutcome> {
       if (stopping) return Promise.resolve(answer(request, { kind: 'failed', retryable: true, reason: 'exporter is shutting down' }));
-      if (!hasRoomFor(request.body.length)) {
-        const reason = `kafka queue full (${queue.length}/${maxQueuedRequests} requests, ${heldBytes}/${maxInFlightBytes} bytes)`;
-        return Promise.resolve(answer(request, { kind: 'busy', reason }));
-      }
-      heldBytes += request.body.length;
-      heldItems += request.items;
+      const refusal = held.refusal(request);
+      if (refusal !== undefined) return Promise.resolve(answer(request, { kind: 'busy', reason: `kafka ${refusal}` }));
+      held.take(request);
       return new Promise<ExportOutcome>((resolve) => {
         queue.push({ request, resolve });
         sending ??= drain();
@@ -278,7 +268,7 @@ export function createKafkaExporter(options: KafkaExporterOptions, deps: KafkaEx
     },
 
     queuedItems(): number {
-      return heldItems;
+      return held.items;
     },
 
     async shutdown(deadline: number): Promise<void> {

@@ -14,6 +14,7 @@ import type { ExportOutcome, ExportRequest, Exporter } from '../pipeline/contrac
 import type { Signal } from '../otlp/signal.js';
 import { SIGNAL_HTTP_PATH, SIGNALS } from '../otlp/signal.js';
 import { readVarint, skipField, WIRE_LEN, WIRE_VARINT } from '../otlp/wire.js';
+import { createHoldings } from './holdings.js';
 import type { ExporterLogger, ExporterObserver } from './observer.js';
 import { NOOP_EXPORTER_LOGGER, NOOP_EXPORTER_OBSERVER } from './observer.js';
 import type { AttemptResult, RetryPolicy, RetryRuntime } from './retry.js';
@@ -115,20 +116,11 @@ export function createOtlpHttpExporter(options: OtlpHttpExporterOptions, deps: O
   const lanes = new Map<Signal, SignalLane>(SIGNALS.map((s) => [s, { queue: [], drain: undefined }]));
   const shutdownController = new AbortController();
   let stopping = false;
-  let heldRequests = 0;
-  let heldBytes = 0;
-  let heldItems = 0;
+  const held = createHoldings({ maxQueuedRequests, maxInFlightBytes });
 
   function answer(request: ExportRequest, outcome: ExportOutcome): ExportOutcome {
     observer.onOutcome(request.signal, request.items, outcome);
     return outcome;
-  }
-
-  function hasRoomFor(bytes: number): boolean {
-    if (heldRequests >= maxQueuedRequests) return false;
-    // A request larger than the whole byte budget is still sent when nothing else is held;
-    // refusing it would make its client retry forever.
-    return heldBytes === 0 || heldBytes + bytes <= maxInFlightBytes;
   }
 
   async function drainLane(lane: SignalLane): Promise<void> {
@@ -136,9 +128,7 @@ export function createOtlpHttpExporter(options: OtlpHttpExporterOptions, deps: O
       const next = lane.queue[0];
       const outcome = await deliver(next.request);
       lane.queue.shift();
-      heldRequests -= 1;
-      heldBytes -= next.request.body.length;
-      heldItems -= next.request.items;
+      held.release(next.request);
       next.resolve(answer(next.request, outcome));
     }
     lane.drain = undefined;
@@ -195,17 +185,13 @@ export function createOtlpHttpExporter(options: OtlpHttpExporterOptions, deps: O
       if (stopping) {
         return Promise.resolve(answer(request, { kind: 'failed', retryable: true, reason: 'exporter is shutting down' }));
       }
-      if (!hasRoomFor(request.body.length)) {
-        const reason = `queue full (${heldRequests}/${maxQueuedRequests} requests, ${heldBytes}/${maxInFlightBytes} bytes)`;
-        return Promise.resolve(answer(request, { kind: 'busy', reason }));
-      }
+      const refusal = held.refusal(request);
+      if (refusal !== undefined) return Promise.resolve(answer(request, { kind: 'busy', reason: refusal }));
       const lane = lanes.get(request.signal);
       if (lane === undefined) {
         return Promise.resolve(answer(request, { kind: 'failed', retryable: false, reason: `unknown signal ${String(request.signal)}` }));
       }
-      heldRequests += 1;
-      heldBytes += request.body.length;
-      heldItems += request.items;
+      held.take(request);
       return new Promise<ExportOutcome>((resolve) => {
         lane.queue.push({ request, resolve });
         lane.drain ??= drainLane(lane);
@@ -213,7 +199,7 @@ export function createOtlpHttpExporter(options: OtlpHttpExporterOptions, deps: O
     },
 
     queuedItems(): number {
-      return heldItems;
+      return held.items;
     },
 
     async shutdown(deadline: number): Promise<void> {
