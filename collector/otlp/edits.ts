@@ -77,10 +77,13 @@ const droppedCountBytes: Uint8Array[][] = [];
 
 /** A dropped_attributes_count field; the rewriter only reads replacement bytes, so they can be shared. */
 function encodeDroppedCount(field: number, count: number): Uint8Array {
-  const encode = (): Uint8Array => new ByteWriter(8).tag(field, WIRE_VARINT).varint(Math.min(count, MAX_UINT32)).finish();
-  if (count >= SHARED_COUNTS) return encode();
+  if (count >= SHARED_COUNTS) return droppedCountBytesOf(field, count);
   const byCount = (droppedCountBytes[field] ??= []);
-  return (byCount[count] ??= encode());
+  return (byCount[count] ??= droppedCountBytesOf(field, count));
+}
+
+function droppedCountBytesOf(field: number, count: number): Uint8Array {
+  return new ByteWriter(8).tag(field, WIRE_VARINT).varint(Math.min(count, MAX_UINT32)).finish();
 }
 
 /** Encoded trace_state fields by value: a sampler writes the same few values on every kept span. */
